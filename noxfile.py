@@ -1,0 +1,44 @@
+"""Developer tasks: ``nox -s tests``, ``nox -s lint``, ``nox -s typecheck``, ``nox -s bench``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "typecheck", "tests"]
+
+# Everything the test suite needs beyond the package and its extras.
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "trio>=0.22", "soundfile>=0.12"]
+EXTRAS = ".[piper,resample]"
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (asyncio and trio). Extra arguments go to pytest."""
+    session.install("-e", EXTRAS, *TEST_DEPS)
+    # pytest exits 5 when it collected no tests; nox treats any non-zero exit as a failure.
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the library, and the examples."""
+    session.install("-e", EXTRAS, "mypy>=1.10", *TEST_DEPS)
+    session.run("mypy", "--strict", "src")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks: measured, never asserted. Results are printed as tables."""
+    session.install("-e", EXTRAS, "soundfile>=0.12")
+    for script in sorted(session.posargs or ["benchmarks/bench_decoder.py"]):
+        session.run("python", script)

@@ -1,0 +1,80 @@
+"""ttsstream: text to speech that plays while the service is still generating it.
+
+``await ttsstream.speak("Hello")`` is the whole API for most programs. Underneath: providers
+(:class:`OpenAI`, :class:`ElevenLabs`, :class:`Piper`) produce :class:`AudioChunk`s through sans-IO
+decoders (:class:`WavDecoder`, :class:`PcmDecoder`) into sinks (:class:`DeviceSink`,
+:class:`WavFileSink`, :class:`MemorySink`). Everything ttsstream raises is a
+:class:`TTSStreamError`.
+"""
+
+from __future__ import annotations
+
+from ._elevenlabs import ElevenLabs
+from ._errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AudioDeviceError,
+    AuthenticationError,
+    BadRequestError,
+    ConfigurationError,
+    DecodeError,
+    PortAudioMissingError,
+    RateLimitError,
+    ServerError,
+    StreamInterruptedError,
+    TTSStreamError,
+)
+from ._format import AudioChunk, AudioFormat, SampleDType
+from ._http import HttpProvider, Retries, Timeouts
+from ._openai import AzureOpenAI, OpenAI
+from ._pcm import Encoding, PcmDecoder
+from ._provider import Provider, StreamStats
+from ._sink import MemorySink, Sink
+from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
+from ._sse import SseAudioDecoder
+from ._wav import WavDecoder, WavInfo
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AudioChunk",
+    "AudioDeviceError",
+    "AudioFormat",
+    "AudioStream",
+    "AuthenticationError",
+    "AzureOpenAI",
+    "BadRequestError",
+    "ConfigurationError",
+    "DecodeError",
+    "ElevenLabs",
+    "Encoding",
+    "HttpProvider",
+    "MemorySink",
+    "OpenAI",
+    "PcmDecoder",
+    "PortAudioMissingError",
+    "Provider",
+    "RateLimitError",
+    "Retries",
+    "SampleDType",
+    "ServerError",
+    "Sink",
+    "SpeakReport",
+    "SseAudioDecoder",
+    "StreamInterruptedError",
+    "StreamStats",
+    "TTSStreamError",
+    "Timeouts",
+    "WavDecoder",
+    "WavInfo",
+    "__version__",
+    "default_provider",
+    "speak",
+    "stream",
+]

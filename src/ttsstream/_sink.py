@@ -1,0 +1,141 @@
+"""The sink interface that :func:`ttsstream.speak` and :class:`ttsstream.Speaker` drive,
+and :class:`MemorySink`, the simplest sink.
+
+Life cycle: ``prepare()`` (optional slow set-up that needs no format, e.g. loading PortAudio
+and finding the device, run while the HTTP request is in flight), ``open(format)``, any number of
+``write(samples)``, then ``drain()`` (returns once everything written has been heard) or
+``abort()`` (silence now, buffered audio dropped), and finally ``aclose()``. After ``drain()`` or
+``abort()`` a sink may be ``open()``-ed again, possibly with another format, for the next
+utterance; sinks that hold a device keep it open across utterances.
+"""
+
+from __future__ import annotations
+
+import abc
+from types import TracebackType
+
+import numpy as np
+import numpy.typing as npt
+
+from ._format import AudioChunk, AudioFormat
+
+__all__ = ["MemorySink", "Sink"]
+
+Samples = npt.NDArray[np.generic]
+
+
+class Sink(abc.ABC):
+    """Where decoded audio goes. Subclass it to send audio somewhere new."""
+
+    async def prepare(self) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Do slow set-up that does not need the audio format yet. Optional."""
+
+    @abc.abstractmethod
+    async def open(self, format: AudioFormat) -> None:
+        """Get ready to receive audio in ``format``."""
+
+    @abc.abstractmethod
+    async def write(self, samples: Samples) -> None:
+        """Queue ``samples`` (shape ``(frames, channels)``, the opened format's dtype).
+
+        May wait while the sink's buffer is full (backpressure).
+        """
+
+    @abc.abstractmethod
+    async def drain(self) -> None:
+        """Return once every sample written so far has been played (or stored)."""
+
+    @abc.abstractmethod
+    async def abort(self) -> None:
+        """Stop as fast as possible and drop what is buffered. Safe to call at any time."""
+
+    @abc.abstractmethod
+    async def aclose(self) -> None:
+        """Release everything the sink holds. Idempotent."""
+
+    @property
+    def frames_played(self) -> int:
+        """Frames of the current utterance heard so far (written, for non-device sinks)."""
+        return 0
+
+    @property
+    def underruns(self) -> int:
+        """Times playback ran dry and silence was played instead. Always 0 off-device."""
+        return 0
+
+    async def __aenter__(self) -> Sink:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class MemorySink(Sink):
+    """Keep every chunk in memory: handy in tests, and to get audio as a numpy array.
+
+    >>> import anyio, numpy as np
+    >>> async def main():
+    ...     sink = MemorySink()
+    ...     await sink.open(AudioFormat(sample_rate=8000))
+    ...     await sink.write(np.zeros((80, 1), np.int16))
+    ...     await sink.drain()
+    ...     return sink.samples().shape, sink.duration
+    >>> anyio.run(main)
+    ((80, 1), 0.01)
+    """
+
+    def __init__(self) -> None:
+        self.chunks: list[AudioChunk] = []
+        self.format: AudioFormat | None = None
+        self.drained = False
+        self.aborted = False
+        self.closed = False
+        self._frames_this_utterance = 0
+
+    async def open(self, format: AudioFormat) -> None:
+        if self.format is not None and self.format != format and self.chunks:
+            raise ValueError(f"MemorySink holds {self.format} audio; cannot add {format}")
+        self.format = format
+        self.drained = self.aborted = False
+        self._frames_this_utterance = 0
+
+    async def write(self, samples: Samples) -> None:
+        if self.format is None:
+            raise RuntimeError("write() before open()")
+        chunk = AudioChunk(samples, self.format, offset=self.frames)
+        self.chunks.append(chunk)
+        self._frames_this_utterance += chunk.frames
+
+    async def drain(self) -> None:
+        self.drained = True
+
+    async def abort(self) -> None:
+        self.aborted = True
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+    @property
+    def frames(self) -> int:
+        """Frames received in total."""
+        return sum(c.frames for c in self.chunks)
+
+    @property
+    def frames_played(self) -> int:
+        return self._frames_this_utterance
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio received in total."""
+        return self.format.duration(self.frames) if self.format else 0.0
+
+    def samples(self) -> Samples:
+        """Everything received, as one ``(frames, channels)`` array."""
+        if not self.chunks:
+            return np.empty((0, self.format.channels if self.format else 1), np.int16)
+        return np.concatenate([c.samples for c in self.chunks])
