@@ -9,7 +9,7 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
 # Everything the test suite needs beyond the package and its extras.
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "trio>=0.22", "soundfile>=0.12"]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "trio>=0.31", "soundfile>=0.12"]
 EXTRAS = ".[piper,resample]"
 
 

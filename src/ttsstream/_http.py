@@ -596,10 +596,15 @@ class HttpProvider(Provider):
         """Synthesize ``text``, yielding chunks as the response body arrives."""
         request = self.build_request(text)
         stats = stats if stats is not None else StreamStats()
-        async with self._client() as client:
-            async for chunk in stream_audio(
-                client, request, stats=stats, timeouts=self.timeouts, retries=self.retries
-            ):
+        async with (
+            self._client() as client,
+            contextlib.aclosing(
+                stream_audio(
+                    client, request, stats=stats, timeouts=self.timeouts, retries=self.retries
+                )
+            ) as chunks,
+        ):
+            async for chunk in chunks:
                 yield chunk
 
     @contextlib.asynccontextmanager
