@@ -32,6 +32,14 @@ from ._openai import AzureOpenAI, OpenAI
 from ._pcm import Encoding, PcmDecoder
 from ._provider import Provider, StreamStats
 from ._sink import MemorySink, Sink
+from ._speaker import (
+    HeardReport,
+    Speaker,
+    SpeakerEvent,
+    Utterance,
+    UtteranceHandle,
+    UtteranceState,
+)
 from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
 from ._sse import SseAudioDecoder
 from ._wav import WavDecoder, WavInfo
@@ -54,6 +62,7 @@ __all__ = [
     "DecodeError",
     "ElevenLabs",
     "Encoding",
+    "HeardReport",
     "HttpProvider",
     "MemorySink",
     "OpenAI",
@@ -66,15 +75,20 @@ __all__ = [
     "ServerError",
     "Sink",
     "SpeakReport",
+    "Speaker",
+    "SpeakerEvent",
     "SseAudioDecoder",
     "StreamInterruptedError",
     "StreamStats",
     "TTSStreamError",
     "Timeouts",
+    "Utterance",
+    "UtteranceHandle",
+    "UtteranceState",
     "WavDecoder",
     "WavInfo",
-    "__version__",
     "default_provider",
     "speak",
     "stream",
+    "__version__",
 ]

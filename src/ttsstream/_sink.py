@@ -53,9 +53,12 @@ class Sink(abc.ABC):
     async def aclose(self) -> None:
         """Release everything the sink holds. Idempotent."""
 
+    def set_paused(self, paused: bool) -> None:  # noqa: B027 - no-op unless real-time
+        """Pause or resume playback without losing buffered audio (real-time sinks only)."""
+
     @property
     def frames_played(self) -> int:
-        """Frames of the current utterance heard so far (written, for non-device sinks)."""
+        """Frames heard since the last ``open()`` (frames written, for non-device sinks)."""
         return 0
 
     @property

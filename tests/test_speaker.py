@@ -1,0 +1,173 @@
+"""Speaker with fake providers and a simulated-clock sink."""
+
+from __future__ import annotations
+
+import anyio
+import numpy as np
+import pytest
+
+import ttsstream
+from ttsstream import Speaker, UtteranceState
+
+from .fakes import FMT, ClockSink, FakeProvider, audio_for
+
+pytestmark = pytest.mark.anyio
+
+LIMIT = 10
+
+
+async def test_say_returns_once_heard_in_order() -> None:
+    provider, sink = FakeProvider(), ClockSink(speed=20)
+    events: list[tuple[str, str]] = []
+    async with Speaker(provider, sink=sink, on_event=lambda e: events.append((e.kind, e.utterance.text))) as speaker:
+        with anyio.fail_after(LIMIT):
+            first = await speaker.say("Hello there.")
+            assert first.state is UtteranceState.DONE
+            assert sink.frames_played >= first.duration * FMT.sample_rate - 1 or sink.calls[-1] == "drain"
+            second = await speaker.say("Second one.")
+    np.testing.assert_array_equal(sink.heard_audio(), np.concatenate([audio_for("Hello there."), audio_for("Second one.")]))
+    assert events == [("started", "Hello there."), ("finished", "Hello there."), ("started", "Second one."), ("finished", "Second one.")]
+    assert first.heard_chars == len(first.text) and first.heard_fraction == 1.0
+    assert second.ttfa is not None and second.duration == pytest.approx(len("Second one.") * 0.01)
+
+
+async def test_queued_utterances_play_back_to_back_without_drain_between() -> None:
+    provider, sink = FakeProvider(), ClockSink(speed=20)
+    texts = ["One sentence here.", "Two is next.", "And three."]
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            handles = [speaker.enqueue(t) for t in texts]
+            results = [await h for h in handles]
+    assert [u.state for u in results] == [UtteranceState.DONE] * 3
+    assert sink.calls.count("open") == 1 and sink.calls.count("drain") == 1  # gapless: one session
+    np.testing.assert_array_equal(sink.heard_audio(), np.concatenate([audio_for(t) for t in texts]))
+
+
+async def test_prefetch_requests_next_before_current_finishes() -> None:
+    provider, sink = FakeProvider(delay=0.001), ClockSink(speed=5)
+    finished_at: dict[str, float] = {}
+    texts = ["First sentence is long enough.", "Second.", "Third.", "Fourth."]
+
+    def on_event(e: ttsstream.SpeakerEvent) -> None:
+        if e.kind == "finished":
+            assert e.utterance.finished_at is not None
+            finished_at[e.utterance.text] = e.utterance.finished_at
+
+    async with Speaker(provider, sink=sink, lookahead=1, on_event=on_event) as speaker:
+        with anyio.fail_after(LIMIT):
+            for t in texts:
+                speaker.enqueue(t)
+            await speaker.wait_idle()
+    started = {r.text: r.started for r in provider.requests}
+    assert sorted(started) == sorted(texts)  # each requested once (in any order: trio shuffles)
+    for current, following in zip(texts, texts[1:]):
+        assert started[following] < finished_at[current]
+    # bounded look-ahead: the 3rd request waited until the 1st had been fully written
+    assert started["Third."] > min(r.finished or 1e18 for r in provider.requests[:1])
+
+
+async def test_interrupt_cuts_current_drops_queue_and_cancels_requests() -> None:
+    provider, sink = FakeProvider(delay=0.02, chunk_frames=80), ClockSink(speed=1)
+    long = "This is a long sentence that takes a while to speak out loud."
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            h1 = speaker.enqueue(long)
+            h2 = speaker.enqueue("Queued and never heard, because the user interrupted it first.")
+            h3 = speaker.enqueue("Also dropped, and this request is still streaming when it is.")
+            while sink.frames_played < 1600:  # 0.2 s heard
+                await anyio.sleep(0.01)
+            report = await speaker.stop()
+            u1, u2, u3 = await h1, await h2, await h3
+            after = await speaker.say("Still works.")
+    assert u1.state is UtteranceState.INTERRUPTED
+    assert 0.2 <= u1.heard_seconds < u1.duration or u1.duration < 0.2
+    assert 0 < u1.heard_chars < len(long) and long.startswith(u1.heard_text)
+    assert u2.state is UtteranceState.CANCELLED and u3.state is UtteranceState.CANCELLED
+    assert report.heard == [] and report.partial is u1 and report.dropped == [u2, u3]
+    assert report.text == u1.heard_text
+    assert "abort" in sink.calls
+    assert all(r.closed_early for r in provider.requests if r.text != "Still works.")
+    assert after.state is UtteranceState.DONE
+    # what the sink played of the first utterance is exactly a prefix of its audio
+    heard = sink.heard_audio()
+    np.testing.assert_array_equal(heard[: int(u1.heard_seconds * 8000)], audio_for(long)[: int(u1.heard_seconds * 8000)])
+
+
+async def test_interrupt_then_enqueue_keeps_the_new_text() -> None:
+    provider, sink = FakeProvider(delay=0.01), ClockSink(speed=2)
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            speaker.enqueue("An answer that will be interrupted by the user.")
+            await anyio.sleep(0.05)
+            speaker.interrupt()
+            fresh = await speaker.say("New answer.")
+    assert fresh.state is UtteranceState.DONE
+
+
+async def test_cancel_a_queued_handle() -> None:
+    provider, sink = FakeProvider(), ClockSink(speed=20)
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            h1 = speaker.enqueue("Keep me.")
+            h2 = speaker.enqueue("Drop me.")
+            h2.cancel()
+            assert (await h2).state is UtteranceState.CANCELLED
+            assert (await h1).state is UtteranceState.DONE
+    np.testing.assert_array_equal(sink.heard_audio(), audio_for("Keep me."))
+
+
+async def test_provider_failure_plays_what_arrived_and_raises_from_say() -> None:
+    provider = FakeProvider(chunk_frames=80, fail={"Broken one.": 3, "Dead.": 0})
+    sink = ClockSink(speed=20)
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            with pytest.raises(ttsstream.TTSStreamError, match="fake failure"):
+                await speaker.say("Broken one.")
+            with pytest.raises(ttsstream.TTSStreamError, match="fake failure"):
+                await speaker.say("Dead.")
+            ok = await speaker.say("Fine.")
+    assert ok.state is UtteranceState.DONE
+    np.testing.assert_array_equal(sink.heard_audio(), np.concatenate([audio_for("Broken one.")[:240], audio_for("Fine.")]))
+    states = [u.state for u in speaker.history]
+    assert states == [UtteranceState.FAILED, UtteranceState.FAILED, UtteranceState.DONE]
+
+
+async def test_pause_and_resume_lose_nothing() -> None:
+    provider, sink = FakeProvider(), ClockSink(speed=4)
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            h = speaker.enqueue("Pause in the middle of this.")
+            await anyio.sleep(0.02)
+            speaker.pause()
+            assert speaker.paused
+            played = sink.frames_played
+            await anyio.sleep(0.05)
+            assert sink.frames_played == played
+            speaker.resume()
+            await h
+    np.testing.assert_array_equal(sink.heard_audio(), audio_for("Pause in the middle of this."))
+
+
+async def test_leaving_the_block_waits_for_queued_speech() -> None:
+    provider, sink = FakeProvider(), ClockSink(speed=20)
+    async with Speaker(provider, sink=sink) as speaker:
+        speaker.enqueue("Spoken before exit.")
+    assert speaker.history[0].state is UtteranceState.DONE
+    np.testing.assert_array_equal(sink.heard_audio(), audio_for("Spoken before exit."))
+
+
+async def test_long_text_is_split_under_the_limit() -> None:
+    provider, sink = FakeProvider(max_input_chars=40), ClockSink(speed=50)
+    text = "Sentence number one is here. Sentence number two is here. And the third one."
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            u = await speaker.say(text)
+    assert all(len(r.text) <= 40 for r in provider.requests) and len(provider.requests) >= 2
+    assert " ".join(r.text for r in provider.requests).split() == text.split()
+    assert u.state is UtteranceState.DONE
+
+
+def test_speaker_outside_context_is_an_error() -> None:
+    speaker = Speaker(FakeProvider(), sink=ClockSink())
+    with pytest.raises(RuntimeError, match="async with"):
+        speaker.enqueue("x")
