@@ -33,7 +33,7 @@ def lint(session: nox.Session) -> None:
 def typecheck(session: nox.Session) -> None:
     """mypy --strict on the library, and the examples."""
     session.install("-e", EXTRAS, "mypy>=1.10", *TEST_DEPS)
-    session.run("mypy", "--strict", "src")
+    session.run("mypy", "--strict", "src", "examples")
 
 
 @nox.session
