@@ -9,6 +9,7 @@ decoders (:class:`WavDecoder`, :class:`PcmDecoder`) into sinks (:class:`DeviceSi
 
 from __future__ import annotations
 
+from ._device import DeviceInfo, DeviceSink, list_devices
 from ._elevenlabs import ElevenLabs
 from ._errors import (
     APIConnectionError,
@@ -20,8 +21,10 @@ from ._errors import (
     BadRequestError,
     ConfigurationError,
     DecodeError,
+    DeviceNotFoundError,
     PortAudioMissingError,
     RateLimitError,
+    ResamplerMissingError,
     ServerError,
     StreamInterruptedError,
     TTSStreamError,
@@ -32,6 +35,7 @@ from ._openai import AzureOpenAI, OpenAI
 from ._pcm import Encoding, PcmDecoder
 from ._provider import Provider, StreamStats
 from ._sink import MemorySink, Sink
+from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
 from ._speaker import (
     HeardReport,
     Speaker,
@@ -40,8 +44,8 @@ from ._speaker import (
     UtteranceHandle,
     UtteranceState,
 )
-from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
 from ._sse import SseAudioDecoder
+from ._tee import TeeSink
 from ._wav import WavDecoder, WavInfo
 
 __version__ = "0.1.0.dev0"
@@ -60,6 +64,9 @@ __all__ = [
     "BadRequestError",
     "ConfigurationError",
     "DecodeError",
+    "DeviceInfo",
+    "DeviceNotFoundError",
+    "DeviceSink",
     "ElevenLabs",
     "Encoding",
     "HeardReport",
@@ -70,6 +77,7 @@ __all__ = [
     "PortAudioMissingError",
     "Provider",
     "RateLimitError",
+    "ResamplerMissingError",
     "Retries",
     "SampleDType",
     "ServerError",
@@ -81,14 +89,16 @@ __all__ = [
     "StreamInterruptedError",
     "StreamStats",
     "TTSStreamError",
+    "TeeSink",
     "Timeouts",
     "Utterance",
     "UtteranceHandle",
     "UtteranceState",
     "WavDecoder",
     "WavInfo",
+    "__version__",
     "default_provider",
+    "list_devices",
     "speak",
     "stream",
-    "__version__",
 ]

@@ -10,7 +10,9 @@ from __future__ import annotations
 __all__ = [
     "AudioDeviceError",
     "DecodeError",
+    "DeviceNotFoundError",
     "PortAudioMissingError",
+    "ResamplerMissingError",
     "TTSStreamError",
 ]
 
@@ -29,6 +31,15 @@ class AudioDeviceError(TTSStreamError):
 
 class PortAudioMissingError(AudioDeviceError):
     """The PortAudio library is not installed, so no sound can be played."""
+
+
+class DeviceNotFoundError(AudioDeviceError, LookupError):
+    """No output device matches the requested name or index, or there is no output at all."""
+
+
+class ResamplerMissingError(AudioDeviceError):
+    """The device needs another sample rate and the resampler (``ttsstream[resample]``) is
+    not installed."""
 
 
 class ConfigurationError(TTSStreamError, ValueError):

@@ -1,0 +1,100 @@
+""":class:`TeeSink`: one stream of audio into several sinks, e.g. play it and save it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+
+from ._sink import Samples, Sink
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable, Iterable
+
+    from ._format import AudioFormat
+
+__all__ = ["TeeSink"]
+
+
+class TeeSink(Sink):
+    """Send the same audio to several sinks at once.
+
+    >>> sink = TeeSink(DeviceSink(), WavFileSink("speech.wav"))  # doctest: +SKIP
+    >>> await ttsstream.speak("Hello.", sink=sink)  # doctest: +SKIP
+
+    Samples go to the sinks in the order given, so the slowest one (usually a device, which
+    waits for room in its buffer) paces the others. ``frames_played`` is the smallest of the
+    sinks' counts (what has been heard *and* stored); ``underruns`` is the sum. ``abort()`` and
+    ``aclose()`` reach every sink even when one of them fails, then raise the first error.
+    """
+
+    def __init__(self, *sinks: Sink) -> None:
+        if not sinks:
+            raise ValueError("TeeSink needs at least one sink")
+        #: The sinks audio goes to, in order.
+        self.sinks: tuple[Sink, ...] = sinks
+
+    async def prepare(self) -> None:
+        """Prepare every sink."""
+        for sink in self.sinks:
+            await sink.prepare()
+
+    async def open(self, format: AudioFormat) -> None:
+        """Open every sink; if one fails, the ones already opened are aborted."""
+        opened: list[Sink] = []
+        try:
+            for sink in self.sinks:
+                await sink.open(format)
+                opened.append(sink)
+        except BaseException:
+            await _every(opened, lambda s: s.abort())
+            raise
+
+    async def write(self, samples: Samples) -> None:
+        """Write ``samples`` to every sink, one after the other."""
+        for sink in self.sinks:
+            await sink.write(samples)
+
+    async def drain(self) -> None:
+        """Return once every sink has played (or stored) what was written."""
+        for sink in self.sinks:
+            await sink.drain()
+
+    async def abort(self) -> None:
+        """Abort every sink."""
+        await _every(self.sinks, lambda s: s.abort())
+
+    async def aclose(self) -> None:
+        """Close every sink."""
+        await _every(self.sinks, lambda s: s.aclose())
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause or resume every sink that can."""
+        for sink in self.sinks:
+            sink.set_paused(paused)
+
+    @property
+    def frames_played(self) -> int:
+        """The smallest ``frames_played`` among the sinks."""
+        return min(sink.frames_played for sink in self.sinks)
+
+    @property
+    def underruns(self) -> int:
+        """Underruns of all the sinks together."""
+        return sum(sink.underruns for sink in self.sinks)
+
+    def __repr__(self) -> str:
+        return f"TeeSink({', '.join(map(repr, self.sinks))})"
+
+
+async def _every(sinks: Iterable[Sink], method: Callable[[Sink], Awaitable[None]]) -> None:
+    """Call ``method`` on every sink, shielded from cancellation; raise the first error after."""
+    first: BaseException | None = None
+    with anyio.CancelScope(shield=True):
+        for sink in sinks:
+            try:
+                await method(sink)
+            except Exception as exc:
+                first = first or exc
+    if first is not None:
+        raise first
