@@ -23,9 +23,10 @@ import anyio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import ttsstream  # noqa: E402
-from tests.httpfakes import streaming_wav, tone  # noqa: E402
-from tests.loopback import LoopbackServer, audio_response  # noqa: E402
+from tests.httpfakes import streaming_wav, tone
+from tests.loopback import LoopbackServer, audio_response
+
+import ttsstream
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -35,11 +36,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
 
 
-async def measure(runs: int, server_delay: float, device: str | None, reuse: bool) -> dict[str, object]:
+async def measure(
+    runs: int, server_delay: float, device: str | None, reuse: bool
+) -> dict[str, object]:
     payload = streaming_wav(tone(2400))  # 0.1 s of audio: the tail of the call is not measured
     overheads: list[float] = []
     ttfas: list[float] = []
-    with LoopbackServer(lambda r, n: audio_response(payload, (4096,), first_byte_delay=server_delay)) as server:
+    with LoopbackServer(
+        lambda r, n: audio_response(payload, (4096,), first_byte_delay=server_delay)
+    ) as server:
         provider = ttsstream.OpenAI(api_key="bench", base_url=server.url)
         async with provider if reuse else _nothing():
             for _ in range(runs):
@@ -50,7 +55,8 @@ async def measure(runs: int, server_delay: float, device: str | None, reuse: boo
                     sink = ttsstream.DeviceSink(device=device)
                 async with sink:
                     report = await ttsstream.speak("Benchmark.", provider=provider, sink=sink)
-                assert report.ttfa is not None and report.ttfb is not None
+                assert report.ttfa is not None
+                assert report.ttfb is not None
                 overheads.append(report.ttfa - report.ttfb)
                 ttfas.append(report.ttfa)
     return {

@@ -11,6 +11,7 @@ quits. Uses httpx directly for the chat API, so it needs nothing beyond ttsstrea
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -26,7 +27,9 @@ CHAT_URL = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1") + "/ch
 MODEL = os.environ.get("CHAT_MODEL", "gpt-4o-mini")
 
 
-async def chat_deltas(client: httpx.AsyncClient, messages: list[dict[str, str]]) -> AsyncIterator[str]:
+async def chat_deltas(
+    client: httpx.AsyncClient, messages: list[dict[str, str]]
+) -> AsyncIterator[str]:
     """Stream the assistant's answer from the chat completions API, delta by delta."""
     body = {"model": MODEL, "messages": messages, "stream": True}
     headers = {"Authorization": f"Bearer {os.environ['OPENAI_API_KEY']}"}
@@ -53,9 +56,12 @@ async def main() -> None:
     if not os.environ.get("OPENAI_API_KEY"):
         sys.exit("set OPENAI_API_KEY first")
     messages = [{"role": "system", "content": "You are a friendly voice assistant. Be brief."}]
-    async with httpx.AsyncClient(timeout=60) as client, ttsstream.Speaker(
-        ttsstream.OpenAI(model="gpt-4o-mini-tts", voice="coral", client=client)
-    ) as speaker:
+    async with (
+        httpx.AsyncClient(timeout=60) as client,
+        ttsstream.Speaker(
+            ttsstream.OpenAI(model="gpt-4o-mini-tts", voice="coral", client=client)
+        ) as speaker,
+    ):
         while True:
             prompt = await anyio.to_thread.run_sync(lambda: input("you> ").strip())
             if not prompt:
@@ -76,7 +82,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         anyio.run(main)
-    except KeyboardInterrupt:
-        pass

@@ -20,7 +20,9 @@ def tone(frames: int, rate: int = 24000, channels: int = 1) -> npt.NDArray[np.in
     return np.repeat(mono[:, None], channels, axis=1)
 
 
-def streaming_wav(samples: npt.NDArray[np.int16], rate: int = 24000, size: int = 0xFFFFFFFF) -> bytes:
+def streaming_wav(
+    samples: npt.NDArray[np.int16], rate: int = 24000, size: int = 0xFFFFFFFF
+) -> bytes:
     """A WAV as OpenAI streams it: 44-byte header, RIFF and data sizes ``size``."""
     channels = samples.shape[1]
     header = struct.pack(
@@ -76,7 +78,9 @@ class Body(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         for i, piece in enumerate(self.pieces):
             if self.fail_after is not None and i == self.fail_after:
-                raise httpx.RemoteProtocolError("peer closed connection without sending complete message body")
+                raise httpx.RemoteProtocolError(
+                    "peer closed connection without sending complete message body"
+                )
             if self.stall_after is not None and i == self.stall_after:
                 await anyio.sleep(self.stall_for)
             if self.delay:

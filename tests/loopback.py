@@ -95,7 +95,11 @@ def audio_response(
 def json_response(code: int, body: object, headers: dict[str, str] | None = None) -> list[Step]:
     """An error (or any JSON) response."""
     data = json.dumps(body).encode()
-    return [Status(code, {"Content-Type": "application/json", **(headers or {})}), Send(data), End()]
+    return [
+        Status(code, {"Content-Type": "application/json", **(headers or {})}),
+        Send(data),
+        End(),
+    ]
 
 
 class LoopbackServer:

@@ -10,7 +10,17 @@ import ttsstream
 from ttsstream import MemorySink, Retries, Timeouts
 
 from .httpfakes import streaming_wav, tone
-from .loopback import Drop, LoopbackServer, Request, Send, Sleep, Status, Step, audio_response, json_response
+from .loopback import (
+    Drop,
+    LoopbackServer,
+    Request,
+    Send,
+    Sleep,
+    Status,
+    Step,
+    audio_response,
+    json_response,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -35,7 +45,12 @@ async def test_odd_chunks_at_a_pace_play_bit_exact() -> None:
     (request,) = server.requests
     assert request.path == "/v1/audio/speech"
     assert request.headers["authorization"] == f"Bearer {KEY}"
-    assert request.json() == {"model": "tts-1", "input": "One second.", "voice": "alloy", "response_format": "wav"}
+    assert request.json() == {
+        "model": "tts-1",
+        "input": "One second.",
+        "voice": "alloy",
+        "response_format": "wav",
+    }
 
 
 async def test_dropped_connection_plays_what_arrived_then_raises() -> None:
@@ -43,11 +58,21 @@ async def test_dropped_connection_plays_what_arrived_then_raises() -> None:
     payload = streaming_wav(source)
 
     def script(r: Request, n: int) -> list[Step]:
-        return [Status(200, {"Content-Type": "audio/wav"}), Send(payload[:10001]), Sleep(0.05), Drop()]
+        return [
+            Status(200, {"Content-Type": "audio/wav"}),
+            Send(payload[:10001]),
+            Sleep(0.05),
+            Drop(),
+        ]
 
     with LoopbackServer(script) as server:
         sink = MemorySink()
-        with anyio.fail_after(LIMIT), pytest.raises(ttsstream.StreamInterruptedError, match="the audio received so far was played"):
+        with (
+            anyio.fail_after(LIMIT),
+            pytest.raises(
+                ttsstream.StreamInterruptedError, match="the audio received so far was played"
+            ),
+        ):
             await ttsstream.speak("Cut.", provider=provider(server), sink=sink)
     assert sink.drained
     np.testing.assert_array_equal(sink.samples(), source[: (10001 - 44) // 2])
@@ -63,8 +88,13 @@ async def test_stalled_server_times_out_after_playing_what_arrived() -> None:
 
     with LoopbackServer(script) as server:
         sink = MemorySink()
-        with anyio.fail_after(LIMIT), pytest.raises(ttsstream.StreamInterruptedError, match="stalled"):
-            await ttsstream.speak("Stall.", provider=provider(server, timeouts=Timeouts(stall=0.3)), sink=sink)
+        with (
+            anyio.fail_after(LIMIT),
+            pytest.raises(ttsstream.StreamInterruptedError, match="stalled"),
+        ):
+            await ttsstream.speak(
+                "Stall.", provider=provider(server, timeouts=Timeouts(stall=0.3)), sink=sink
+            )
     np.testing.assert_array_equal(sink.samples(), source[:2400])
 
 
@@ -73,33 +103,49 @@ async def test_429_then_200_is_retried() -> None:
 
     def script(r: Request, n: int) -> list[Step]:
         if n == 0:
-            return json_response(429, {"error": {"message": "Rate limit reached for tts-1"}}, {"Retry-After": "0.1"})
+            return json_response(
+                429, {"error": {"message": "Rate limit reached for tts-1"}}, {"Retry-After": "0.1"}
+            )
         return audio_response(streaming_wav(source))
 
     with LoopbackServer(script) as server:
         sink = MemorySink()
         with anyio.fail_after(LIMIT):
             report = await ttsstream.speak("Again.", provider=provider(server), sink=sink)
-    assert report.retries == 1 and len(server.requests) == 2
+    assert report.retries == 1
+    assert len(server.requests) == 2
     assert server.requests[1].received_at - server.requests[0].received_at >= 0.1
     np.testing.assert_array_equal(sink.samples(), source)
 
 
 async def test_401_raises_at_once_without_retry() -> None:
-    body = {"error": {"message": "Incorrect API key provided: sk-lo***123", "type": "invalid_request_error", "code": "invalid_api_key"}}
-    with LoopbackServer(lambda r, n: json_response(401, body)) as server:
-        with anyio.fail_after(LIMIT), pytest.raises(ttsstream.AuthenticationError) as info:
-            await ttsstream.speak("Nope.", provider=provider(server), sink=MemorySink())
+    body = {
+        "error": {
+            "message": "Incorrect API key provided: sk-lo***123",
+            "type": "invalid_request_error",
+            "code": "invalid_api_key",
+        }
+    }
+    with (
+        LoopbackServer(lambda r, n: json_response(401, body)) as server,
+        anyio.fail_after(LIMIT),
+        pytest.raises(ttsstream.AuthenticationError) as info,
+    ):
+        await ttsstream.speak("Nope.", provider=provider(server), sink=MemorySink())
     assert len(server.requests) == 1
     assert info.value.status_code == 401
-    assert "Incorrect API key provided" in str(info.value) and KEY not in str(info.value)
+    assert "Incorrect API key provided" in str(info.value)
+    assert KEY not in str(info.value)
 
 
 async def test_connection_refused_is_a_connection_error() -> None:
     with LoopbackServer(lambda r, n: []) as server:
         url = server.url
     tts = ttsstream.OpenAI(api_key=KEY, base_url=url, retries=Retries(1, backoff=0.01))
-    with anyio.fail_after(LIMIT), pytest.raises(ttsstream.APIConnectionError, match="could not reach"):
+    with (
+        anyio.fail_after(LIMIT),
+        pytest.raises(ttsstream.APIConnectionError, match="could not reach"),
+    ):
         await ttsstream.speak("Anyone?", provider=tts, sink=MemorySink())
 
 

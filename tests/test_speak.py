@@ -63,12 +63,17 @@ async def test_speak_plays_everything_and_reports() -> None:
     report = await ttsstream.speak("Hello.", provider=wav_provider(source), sink=sink)
     np.testing.assert_array_equal(sink.samples(), source)
     assert sink.calls == ["prepare", "open", "drain"]  # a sink we were given is not closed
-    assert report.frames == 12000 and report.duration == pytest.approx(0.5)
+    assert report.frames == 12000
+    assert report.duration == pytest.approx(0.5)
     assert report.bytes_received == 44 + 24000
     assert report.format == ttsstream.AudioFormat(24000, 1, "int16")
-    assert report.provider == "openai" and report.underruns == 0 and report.retries == 0
-    assert report.ttfb is not None and report.ttfa is not None
-    assert 0 <= report.ttfb <= report.elapsed and 0 <= report.ttfa <= report.elapsed
+    assert report.provider == "openai"
+    assert report.underruns == 0
+    assert report.retries == 0
+    assert report.ttfb is not None
+    assert report.ttfa is not None
+    assert 0 <= report.ttfb <= report.elapsed
+    assert 0 <= report.ttfa <= report.elapsed
 
 
 async def test_speak_plays_received_audio_then_raises_on_a_cut_stream() -> None:
@@ -88,7 +93,9 @@ async def test_cancelling_speak_aborts_the_sink_and_closes_the_response() -> Non
     body = Body(pieces, stall_after=3)
     tts = ttsstream.OpenAI(
         api_key=KEY,
-        client=client_for(lambda r: httpx.Response(200, headers={"content-type": "audio/wav"}, stream=body)),
+        client=client_for(
+            lambda r: httpx.Response(200, headers={"content-type": "audio/wav"}, stream=body)
+        ),
     )
     sink = RecordingSink()
     with anyio.move_on_after(0.2) as scope:
@@ -99,11 +106,14 @@ async def test_cancelling_speak_aborts_the_sink_and_closes_the_response() -> Non
 
 
 async def test_error_before_audio_leaves_the_sink_unopened() -> None:
-    tts = ttsstream.OpenAI(api_key=KEY, retries=Retries(0), client=client_for(lambda r: httpx.Response(401)))
+    tts = ttsstream.OpenAI(
+        api_key=KEY, retries=Retries(0), client=client_for(lambda r: httpx.Response(401))
+    )
     sink = RecordingSink()
     with pytest.raises(ttsstream.AuthenticationError):
         await ttsstream.speak("Hello.", provider=tts, sink=sink)
-    assert "open" not in sink.calls and sink.chunks == []
+    assert "open" not in sink.calls
+    assert sink.chunks == []
 
 
 async def test_long_text_is_split_into_requests_under_the_limit() -> None:
@@ -113,20 +123,25 @@ async def test_long_text_is_split_into_requests_under_the_limit() -> None:
         import json
 
         texts.append(json.loads(request.content)["input"])
-        return httpx.Response(200, headers={"content-type": "audio/wav"}, content=streaming_wav(tone(240)))
+        return httpx.Response(
+            200, headers={"content-type": "audio/wav"}, content=streaming_wav(tone(240))
+        )
 
     tts = ttsstream.OpenAI(api_key=KEY, client=client_for(handler), max_input_chars=60)
     text = " ".join(f"This is sentence number {i}." for i in range(10))
     sink = MemorySink()
     report = await ttsstream.speak(text, provider=tts, sink=sink)
-    assert all(len(t) <= 60 for t in texts) and len(texts) >= 5
+    assert all(len(t) <= 60 for t in texts)
+    assert len(texts) >= 5
     assert " ".join(texts).split() == text.split()
     assert report.frames == 240 * len(texts) == sink.frames
 
 
 async def test_speak_rejects_sink_and_device_together() -> None:
     with pytest.raises(ttsstream.ConfigurationError, match="not both"):
-        await ttsstream.speak("x", provider=wav_provider(tone(10)), sink=MemorySink(), device="pulse")
+        await ttsstream.speak(
+            "x", provider=wav_provider(tone(10)), sink=MemorySink(), device="pulse"
+        )
 
 
 async def test_stream_yields_chunks_and_closes_early() -> None:
@@ -134,7 +149,9 @@ async def test_stream_yields_chunks_and_closes_early() -> None:
     body = Body(split(streaming_wav(source), [1000]))
     tts = ttsstream.OpenAI(
         api_key=KEY,
-        client=client_for(lambda r: httpx.Response(200, headers={"content-type": "audio/wav"}, stream=body)),
+        client=client_for(
+            lambda r: httpx.Response(200, headers={"content-type": "audio/wav"}, stream=body)
+        ),
     )
     async with ttsstream.stream("Hello", provider=tts) as audio:
         async for chunk in audio:
@@ -165,8 +182,12 @@ def test_no_provider_error_lists_the_ways(monkeypatch: pytest.MonkeyPatch) -> No
     for name in ("TTSSTREAM_PROVIDER", "OPENAI_API_KEY", "OPENAI_BASE_URL", "ELEVENLABS_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda n, *a: None if n == "piper" else real(n, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda n, *a: None if n == "piper" else real(n, *a)
+    )
     with pytest.raises(ttsstream.ConfigurationError) as info:
         ttsstream.default_provider()
     message = str(info.value)
-    assert "ttsstream[piper]" in message and "OPENAI_API_KEY" in message and "TTSSTREAM_PROVIDER" in message
+    assert "ttsstream[piper]" in message
+    assert "OPENAI_API_KEY" in message
+    assert "TTSSTREAM_PROVIDER" in message

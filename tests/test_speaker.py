@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import anyio
 import numpy as np
 import pytest
@@ -19,16 +21,30 @@ LIMIT = 10
 async def test_say_returns_once_heard_in_order() -> None:
     provider, sink = FakeProvider(), ClockSink(speed=20)
     events: list[tuple[str, str]] = []
-    async with Speaker(provider, sink=sink, on_event=lambda e: events.append((e.kind, e.utterance.text))) as speaker:
+    async with Speaker(
+        provider, sink=sink, on_event=lambda e: events.append((e.kind, e.utterance.text))
+    ) as speaker:
         with anyio.fail_after(LIMIT):
             first = await speaker.say("Hello there.")
             assert first.state is UtteranceState.DONE
-            assert sink.frames_played >= first.duration * FMT.sample_rate - 1 or sink.calls[-1] == "drain"
+            assert (
+                sink.frames_played >= first.duration * FMT.sample_rate - 1
+                or sink.calls[-1] == "drain"
+            )
             second = await speaker.say("Second one.")
-    np.testing.assert_array_equal(sink.heard_audio(), np.concatenate([audio_for("Hello there."), audio_for("Second one.")]))
-    assert events == [("started", "Hello there."), ("finished", "Hello there."), ("started", "Second one."), ("finished", "Second one.")]
-    assert first.heard_chars == len(first.text) and first.heard_fraction == 1.0
-    assert second.ttfa is not None and second.duration == pytest.approx(len("Second one.") * 0.01)
+    np.testing.assert_array_equal(
+        sink.heard_audio(), np.concatenate([audio_for("Hello there."), audio_for("Second one.")])
+    )
+    assert events == [
+        ("started", "Hello there."),
+        ("finished", "Hello there."),
+        ("started", "Second one."),
+        ("finished", "Second one."),
+    ]
+    assert first.heard_chars == len(first.text)
+    assert first.heard_fraction == 1.0
+    assert second.ttfa is not None
+    assert second.duration == pytest.approx(len("Second one.") * 0.01)
 
 
 async def test_queued_utterances_play_back_to_back_without_drain_between() -> None:
@@ -39,7 +55,8 @@ async def test_queued_utterances_play_back_to_back_without_drain_between() -> No
             handles = [speaker.enqueue(t) for t in texts]
             results = [await h for h in handles]
     assert [u.state for u in results] == [UtteranceState.DONE] * 3
-    assert sink.calls.count("open") == 1 and sink.calls.count("drain") == 1  # gapless: one session
+    assert sink.calls.count("open") == 1
+    assert sink.calls.count("drain") == 1
     np.testing.assert_array_equal(sink.heard_audio(), np.concatenate([audio_for(t) for t in texts]))
 
 
@@ -60,7 +77,7 @@ async def test_prefetch_requests_next_before_current_finishes() -> None:
             await speaker.wait_idle()
     started = {r.text: r.started for r in provider.requests}
     assert sorted(started) == sorted(texts)  # each requested once (in any order: trio shuffles)
-    for current, following in zip(texts, texts[1:]):
+    for current, following in itertools.pairwise(texts):
         assert started[following] < finished_at[current]
     # bounded look-ahead: the 3rd request waited until the 1st had been fully written
     assert started["Third."] > min(r.finished or 1e18 for r in provider.requests[:1])
@@ -81,16 +98,22 @@ async def test_interrupt_cuts_current_drops_queue_and_cancels_requests() -> None
             after = await speaker.say("Still works.")
     assert u1.state is UtteranceState.INTERRUPTED
     assert 0.2 <= u1.heard_seconds < u1.duration or u1.duration < 0.2
-    assert 0 < u1.heard_chars < len(long) and long.startswith(u1.heard_text)
-    assert u2.state is UtteranceState.CANCELLED and u3.state is UtteranceState.CANCELLED
-    assert report.heard == [] and report.partial is u1 and report.dropped == [u2, u3]
+    assert 0 < u1.heard_chars < len(long)
+    assert long.startswith(u1.heard_text)
+    assert u2.state is UtteranceState.CANCELLED
+    assert u3.state is UtteranceState.CANCELLED
+    assert report.heard == []
+    assert report.partial is u1
+    assert report.dropped == [u2, u3]
     assert report.text == u1.heard_text
     assert "abort" in sink.calls
     assert all(r.closed_early for r in provider.requests if r.text != "Still works.")
     assert after.state is UtteranceState.DONE
     # what the sink played of the first utterance is exactly a prefix of its audio
     heard = sink.heard_audio()
-    np.testing.assert_array_equal(heard[: int(u1.heard_seconds * 8000)], audio_for(long)[: int(u1.heard_seconds * 8000)])
+    np.testing.assert_array_equal(
+        heard[: int(u1.heard_seconds * 8000)], audio_for(long)[: int(u1.heard_seconds * 8000)]
+    )
 
 
 async def test_interrupt_then_enqueue_keeps_the_new_text() -> None:
@@ -127,7 +150,9 @@ async def test_provider_failure_plays_what_arrived_and_raises_from_say() -> None
                 await speaker.say("Dead.")
             ok = await speaker.say("Fine.")
     assert ok.state is UtteranceState.DONE
-    np.testing.assert_array_equal(sink.heard_audio(), np.concatenate([audio_for("Broken one.")[:240], audio_for("Fine.")]))
+    np.testing.assert_array_equal(
+        sink.heard_audio(), np.concatenate([audio_for("Broken one.")[:240], audio_for("Fine.")])
+    )
     states = [u.state for u in speaker.history]
     assert states == [UtteranceState.FAILED, UtteranceState.FAILED, UtteranceState.DONE]
 
@@ -162,7 +187,8 @@ async def test_long_text_is_split_under_the_limit() -> None:
     async with Speaker(provider, sink=sink) as speaker:
         with anyio.fail_after(LIMIT):
             u = await speaker.say(text)
-    assert all(len(r.text) <= 40 for r in provider.requests) and len(provider.requests) >= 2
+    assert all(len(r.text) <= 40 for r in provider.requests)
+    assert len(provider.requests) >= 2
     assert " ".join(r.text for r in provider.requests).split() == text.split()
     assert u.state is UtteranceState.DONE
 

@@ -69,13 +69,13 @@ class OpenAI(HttpProvider):
         if speed is not None and not 0.25 <= speed <= 4.0:
             raise ConfigurationError(f"speed must be between 0.25 and 4.0, got {speed}")
         if stream_format not in (None, "audio", "sse"):
-            raise ConfigurationError(f"stream_format must be 'audio' or 'sse', not {stream_format!r}")
+            raise ConfigurationError(
+                f"stream_format must be 'audio' or 'sse', not {stream_format!r}"
+            )
         if not model:
             raise ConfigurationError("model must not be empty")
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _OFFICIAL_URL).rstrip(
-            "/"
-        )
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _OFFICIAL_URL).rstrip("/")
         self.model = model
         self.voice: str | dict[str, str] = voice if isinstance(voice, str) else dict(voice)
         self.response_format: ResponseFormat = "wav" if response_format == "wav" else "pcm"

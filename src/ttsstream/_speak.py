@@ -265,7 +265,7 @@ def split_for(provider: Provider, text: str) -> list[str]:
 
 
 class AudioStream:
-    """The audio of one request, as an async iterator of :class:`AudioChunk` (see :func:`stream`)."""
+    """The audio of one request: an async iterator of :class:`AudioChunk` (see :func:`stream`)."""
 
     def __init__(self, chunks: AsyncGenerator[AudioChunk, None], stats: StreamStats) -> None:
         self._chunks = chunks
@@ -287,7 +287,7 @@ class AudioStream:
 async def stream(text: str, provider: Provider | None = None) -> AsyncIterator[AudioStream]:
     """Synthesize ``text`` and iterate over its audio as it arrives; no device needed.
 
-    >>> async with ttsstream.stream("Hello", provider=ttsstream.OpenAI()) as audio:  # doctest: +SKIP
+    >>> async with ttsstream.stream("Hi", provider=ttsstream.OpenAI()) as audio:  # doctest: +SKIP
     ...     async for chunk in audio:
     ...         handle(chunk.samples, chunk.format)
 

@@ -36,7 +36,14 @@ from ._format import AudioChunk, AudioFormat
 from ._provider import Provider, StreamStats
 from ._sink import Sink
 
-__all__ = ["HeardReport", "Speaker", "SpeakerEvent", "Utterance", "UtteranceHandle", "UtteranceState"]
+__all__ = [
+    "HeardReport",
+    "Speaker",
+    "SpeakerEvent",
+    "Utterance",
+    "UtteranceHandle",
+    "UtteranceState",
+]
 
 logger = logging.getLogger("ttsstream")
 
@@ -59,7 +66,12 @@ class UtteranceState(enum.Enum):
 
 
 _FINAL = frozenset(
-    {UtteranceState.DONE, UtteranceState.INTERRUPTED, UtteranceState.CANCELLED, UtteranceState.FAILED}
+    {
+        UtteranceState.DONE,
+        UtteranceState.INTERRUPTED,
+        UtteranceState.CANCELLED,
+        UtteranceState.FAILED,
+    }
 )
 
 
@@ -300,7 +312,8 @@ class Speaker:
     ) -> None:
         """Leaving normally waits until everything queued has been heard; on an error,
         the speaker is interrupted at once."""
-        assert self._stack is not None and self._tg is not None
+        assert self._stack is not None
+        assert self._tg is not None
         try:
             if exc_type is None:
                 await self.wait_idle()
@@ -597,7 +610,8 @@ class Speaker:
         played = self._session_frames if final else self.sink.frames_played
         while self._written:
             job = self._written[0]
-            assert job.start_frame is not None and job.end_frame is not None
+            assert job.start_frame is not None
+            assert job.end_frame is not None
             u = job.utterance
             fmt = self._session_format
             if fmt is not None:
