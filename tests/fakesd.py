@@ -94,17 +94,22 @@ class FakeStream:
         while self.active and self.backend.stalled:
             time.sleep(0.001)  # a hung device: active, but no more callbacks
 
-    def tick(self, frames: int | None = None) -> Block:
-        """Run one callback of ``frames`` frames (default: the next of ``block_sizes``)."""
+    def tick(self, frames: int | None = None, *, lead: float | None = None) -> Block:
+        """Run one callback of ``frames`` frames (default: the next of ``block_sizes``).
+
+        The block reaches the DAC ``lead`` seconds from now (default: the stream latency; less
+        while a real device is filling its buffer just after starting).
+        """
         n = frames if frames is not None else next(self._sizes)
         size = np.dtype(self.dtype).itemsize * self.channels * n
         buf = bytearray([GARBAGE]) * size
         now = self.clock
-        info = SimpleNamespace(currentTime=now, outputBufferDacTime=now + self.latency)
+        ahead = self.latency if lead is None else lead
+        info = SimpleNamespace(currentTime=now, outputBufferDacTime=now + ahead)
         self.callback(buf, n, info, Flags(self.backend.underflow_flag))
         block = Block(
             now,
-            now + self.latency,
+            now + ahead,
             np.frombuffer(bytes(buf), self.dtype).reshape(-1, self.channels),
         )
         self.blocks.append(block)

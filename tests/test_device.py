@@ -602,3 +602,27 @@ async def test_pause_fades_out_keeps_everything_and_resume_fades_back_in() -> No
     out = sd.stream.output()[:, 0]
     assert (out == 20000).sum() == 2400 - 120 - 120
     assert np.count_nonzero(out) == 2400 - 2  # the fades end and start at exactly 0
+
+
+@pytest.mark.anyio
+async def test_does_not_start_inside_the_start_up_burst_with_too_little_audio() -> None:
+    # Just after start, PortAudio calls back in a burst until the device holds `latency` of
+    # audio; starting there with only the prebuffer would run dry and put silence mid-speech.
+    sd = FakeSoundDevice(autorun=False)
+    source = noise(4800, seed=30)
+    async with DeviceSink(_backend=sd, prebuffer=0.03, latency=0.1) as sink:  # 720 + 2400
+        await sink.open(S16)
+        await sink.write(source[:1000])
+        assert not sd.stream.tick(240, lead=0.0).data.any()  # 1000 < 720 + 2400: wait
+        assert not sd.stream.tick(240, lead=0.01).data.any()
+        await sink.write(source[1000:2500])
+        assert not sd.stream.tick(240, lead=0.02).data.any()  # 2500 < 720 + 1920
+        await sink.write(source[2500:])
+        for k in range(3, 10):  # the burst goes on: 4800 frames now suffice
+            sd.stream.tick(240, lead=0.01 * k)
+        await drain_while_ticking(sink, sd.stream)
+        assert sink.underruns == 0
+    out = sd.stream.output()
+    first, end = real_span(out)
+    np.testing.assert_array_equal(out[first:end], source)
+    assert first == 3 * 240

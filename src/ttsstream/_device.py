@@ -655,7 +655,7 @@ class DeviceSink(Sink):
         n = 0
         if not self._playing:
             ready = ring.readable
-            if ready and (ready >= self._need or self._end_pos >= 0):
+            if ready and (self._end_pos >= 0 or ready >= self._start_threshold(time_info, dac)):
                 self._playing = True
         if self._playing:
             n = ring.peek_into(out)
@@ -677,6 +677,17 @@ class DeviceSink(Sink):
             self._fade_in_left -= k
         self._record(dac, ring.read_pos, n)
         ring.consume(n)  # publish last: drain() reads _last_real_dac once read_pos moves
+
+    def _start_threshold(self, time_info: Any, dac: float) -> int:
+        """Frames needed before (re)starting: the prebuffer, plus what the device still asks
+        for at once while it fills its buffer (just after the stream started, PortAudio calls
+        back in a burst until the buffer holds ``latency`` seconds; starting with less would
+        run dry inside the burst and put a gap of silence in the speech)."""
+        now = float(time_info.currentTime)
+        deficit = 0
+        if now > 0:
+            deficit = max(0, round((self._stream_latency - (dac - now)) * self._rate))
+        return min(self._need + deficit, self._ring.capacity - 1)
 
     def _pause_block(self, out: Samples, frames: int, dac: float) -> None:
         """One block while paused: the first fades out what would have played, then silence."""
