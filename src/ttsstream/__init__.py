@@ -23,6 +23,7 @@ from ._errors import (
     DecodeError,
     DeviceNotFoundError,
     PortAudioMissingError,
+    ProviderNotAvailableError,
     RateLimitError,
     ResamplerMissingError,
     ServerError,
@@ -33,9 +34,12 @@ from ._format import AudioChunk, AudioFormat, SampleDType
 from ._http import HttpProvider, Retries, Timeouts
 from ._openai import AzureOpenAI, OpenAI
 from ._pcm import Encoding, PcmDecoder
+from ._piper import Piper
 from ._provider import Provider, StreamStats
+from ._sentences import SentenceSplitter
 from ._sink import MemorySink, Sink
 from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
+from ._speakable import SpeakableFilter, speakable
 from ._speaker import (
     HeardReport,
     Speaker,
@@ -47,6 +51,7 @@ from ._speaker import (
 from ._sse import SseAudioDecoder
 from ._tee import TeeSink
 from ._wav import WavDecoder, WavInfo
+from ._wavfile import WavFileSink
 
 __version__ = "0.1.0.dev0"
 
@@ -74,15 +79,19 @@ __all__ = [
     "MemorySink",
     "OpenAI",
     "PcmDecoder",
+    "Piper",
     "PortAudioMissingError",
     "Provider",
+    "ProviderNotAvailableError",
     "RateLimitError",
     "ResamplerMissingError",
     "Retries",
     "SampleDType",
+    "SentenceSplitter",
     "ServerError",
     "Sink",
     "SpeakReport",
+    "SpeakableFilter",
     "Speaker",
     "SpeakerEvent",
     "SseAudioDecoder",
@@ -95,10 +104,12 @@ __all__ = [
     "UtteranceHandle",
     "UtteranceState",
     "WavDecoder",
+    "WavFileSink",
     "WavInfo",
     "__version__",
     "default_provider",
     "list_devices",
     "speak",
+    "speakable",
     "stream",
 ]

@@ -8,11 +8,22 @@ never contain API keys.
 from __future__ import annotations
 
 __all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
     "AudioDeviceError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConfigurationError",
     "DecodeError",
     "DeviceNotFoundError",
     "PortAudioMissingError",
+    "ProviderNotAvailableError",
+    "RateLimitError",
     "ResamplerMissingError",
+    "ServerError",
+    "StreamInterruptedError",
     "TTSStreamError",
 ]
 
@@ -44,6 +55,10 @@ class ResamplerMissingError(AudioDeviceError):
 
 class ConfigurationError(TTSStreamError, ValueError):
     """An option has a value ttsstream cannot use (a missing API key, an unsupported format)."""
+
+
+class ProviderNotAvailableError(ConfigurationError):
+    """The provider needs an optional extra that is not installed (e.g. ``ttsstream[piper]``)."""
 
 
 class APIError(TTSStreamError):

