@@ -60,6 +60,28 @@ async def test_queued_utterances_play_back_to_back_without_drain_between() -> No
     np.testing.assert_array_equal(sink.heard_audio(), np.concatenate([audio_for(t) for t in texts]))
 
 
+async def test_text_queued_while_the_last_one_still_plays_continues_without_a_drain() -> None:
+    # An LLM's next sentence often comes just after the previous one was fully written: the
+    # output must stay open (no drain, no restart, no gap) while the written audio plays.
+    provider, sink = FakeProvider(), ClockSink(speed=1)
+    first_text, second_text = "A fairly long first sentence is here.", "Then more."
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            first = speaker.enqueue(first_text)
+            while sink.buffer.shape[0] < len(audio_for(first_text)):
+                await anyio.sleep(0.005)
+            await anyio.sleep(0.05)  # written, not yet all heard
+            assert sink.frames_played < len(audio_for(first_text))
+            second = speaker.enqueue(second_text)
+            results = [await first, await second]
+    assert [u.state for u in results] == [UtteranceState.DONE] * 2
+    assert sink.calls.count("open") == 1
+    assert sink.calls.count("drain") == 1
+    np.testing.assert_array_equal(
+        sink.heard_audio(), np.concatenate([audio_for(first_text), audio_for(second_text)])
+    )
+
+
 async def test_prefetch_requests_next_before_current_finishes() -> None:
     provider, sink = FakeProvider(delay=0.001), ClockSink(speed=5)
     finished_at: dict[str, float] = {}

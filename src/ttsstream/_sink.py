@@ -62,6 +62,14 @@ class Sink(abc.ABC):
         return 0
 
     @property
+    def frames_sent(self) -> int:
+        """Frames since the last ``open()`` that left the sink's own buffer for the output.
+
+        Ahead of :attr:`frames_played` by the output's latency on a device; the same elsewhere.
+        """
+        return self.frames_played
+
+    @property
     def underruns(self) -> int:
         """Times playback ran dry and silence was played instead. Always 0 off-device."""
         return 0

@@ -47,6 +47,8 @@ __all__ = [
 
 logger = logging.getLogger("ttsstream")
 
+# Drain this long before the buffered audio runs out, if nothing new was queued by then.
+_LINGER_MARGIN = 0.03
 _MONITOR_INTERVAL = 0.01
 
 
@@ -494,7 +496,13 @@ class Speaker:
         self._emit(kind, u)
 
     def _check_idle(self) -> None:
-        if not self._pending and not self._written and self._current is None:
+        # Idle also means the output was drained: leaving the Speaker then cuts nothing.
+        if (
+            not self._pending
+            and not self._written
+            and self._current is None
+            and self._session_format is None
+        ):
             self._idle.set()
 
     def _schedule_fetches(self) -> None:
@@ -601,9 +609,28 @@ class Speaker:
         self._written.append(job)
         self._wake_monitor.set()
         if not self._pending and self._session_format is not None:
+            await self._linger()
+        if not self._pending and self._session_format is not None:
             await sink.drain()
             self._settle_heard(final=True)
             self._session_format = None
+
+    async def _linger(self) -> None:
+        """The queue ran empty: keep the output open while what is buffered plays.
+
+        Streamed text (``say_stream``) often queues the next sentence a moment after the last
+        one was written; draining at once would stop the device and restart it, with a gap.
+        """
+        fmt = self._session_format
+        assert fmt is not None
+        buffered = fmt.duration(self._session_frames - self.sink.frames_sent)
+        deadline = time.monotonic() + buffered - _LINGER_MARGIN
+        while not self._pending and (left := deadline - time.monotonic()) > 0:
+            if self.sink.frames_played >= self._session_frames:
+                break  # all heard already (a sink faster than real time)
+            self._wake_player = anyio.Event()
+            with anyio.move_on_after(left):
+                await self._wake_player.wait()
 
     def _settle_heard(self, *, final: bool) -> None:
         """Settle written utterances whose audio has all been heard."""

@@ -79,6 +79,11 @@ class TeeSink(Sink):
         return min(sink.frames_played for sink in self.sinks)
 
     @property
+    def frames_sent(self) -> int:
+        """The smallest ``frames_sent`` among the sinks."""
+        return min(sink.frames_sent for sink in self.sinks)
+
+    @property
     def underruns(self) -> int:
         """Underruns of all the sinks together."""
         return sum(sink.underruns for sink in self.sinks)
