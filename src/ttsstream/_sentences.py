@@ -133,7 +133,10 @@ class SentenceSplitter:
                 self._scanned = i
                 return None
             if verdict is not False:
-                return int(verdict)
+                cut = int(verdict)
+                if cut - start > self.max_chars:  # a run of "..." or quotes went past the limit
+                    return _cut_long(buf, start, start + self.max_chars)
+                return cut
             i += 1
         self._scanned = i
         return None
