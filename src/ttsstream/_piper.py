@@ -151,6 +151,8 @@ class Piper(Provider):
             fmt = AudioFormat(sample_rate=int(piece.sample_rate), channels=1, dtype="int16")
             if offset and self.sentence_silence > 0:
                 gap = np.zeros((fmt.frames(self.sentence_silence), 1), np.int16)
+                stats.bytes_received += gap.nbytes
+                stats.frames += len(gap)
                 yield AudioChunk(gap, fmt, offset=offset)
                 offset += len(gap)
             if stats.first_byte is None:
@@ -162,8 +164,7 @@ class Piper(Provider):
 
     async def aclose(self) -> None:
         """Forget the loaded model (it is loaded again if the provider is used again)."""
-        with self._load_lock:
-            self._voice = None
+        self._voice = None
 
 
 def _load_voice(path: Path | None, use_cuda: bool) -> Any:

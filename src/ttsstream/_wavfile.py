@@ -12,6 +12,7 @@ import anyio
 import numpy as np
 import numpy.typing as npt
 
+from ._errors import TTSStreamError
 from ._format import AudioFormat
 from ._sink import Sink
 
@@ -52,20 +53,30 @@ class WavFileSink(Sink):
             )
         self._frames_this_utterance = 0
         if self._file is None:
+            self._file = await anyio.to_thread.run_sync(self._create, format)
             self.format = format
-            self._file = await anyio.to_thread.run_sync(self._create)
 
-    def _create(self) -> BinaryIO:
-        assert self.format is not None
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        file = self.path.open("wb")
-        file.write(_header(self.format, 0))
+    def _create(self, format: AudioFormat) -> BinaryIO:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            file = self.path.open("wb")
+        except OSError as exc:
+            raise TTSStreamError(
+                f"cannot write {self.path}: {exc.strerror or exc}; choose another path"
+            ) from exc
+        file.write(_header(format, 0))
         return file
 
     async def write(self, samples: npt.NDArray[np.generic]) -> None:
         if self._file is None or self.format is None:
             raise RuntimeError("write() before open()")
-        data = np.ascontiguousarray(samples, dtype=self.format.numpy_dtype.newbyteorder("<"))
+        fmt = self.format
+        if samples.ndim != 2 or samples.shape[1] != fmt.channels or samples.dtype != fmt.dtype:
+            raise ValueError(
+                f"expected ({fmt.channels}-channel, {fmt.dtype}) samples of shape "
+                f"(frames, {fmt.channels}), got {samples.dtype} {samples.shape}"
+            )
+        data = np.ascontiguousarray(samples, dtype=fmt.numpy_dtype.newbyteorder("<"))
         if self._data_bytes + data.nbytes > _RIFF_LIMIT - _HEADER_BYTES:
             raise ValueError(f"{self.path} would exceed the 4 GiB limit of the WAV format")
         self._file.write(data.tobytes())
