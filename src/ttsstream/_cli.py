@@ -1,0 +1,628 @@
+"""The ``ttsstream`` command: ``ttsstream say TEXT...``, ``ttsstream say -``, ``ttsstream devices``.
+
+Exit status: 0 on success, 1 on an error (one line on stderr; ``--debug`` adds the traceback),
+2 on a usage error, 130 when interrupted with Ctrl-C (the sound stops at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import codecs
+import contextlib
+import logging
+import math
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+
+import anyio
+from anyio.from_thread import BlockingPortal
+
+from ._errors import AudioDeviceError, DeviceNotFoundError, TTSStreamError
+from ._provider import Provider, StreamStats
+from ._speak import default_provider, provider_by_name, speak
+
+if TYPE_CHECKING:
+    from collections.abc import (
+        AsyncGenerator,
+        AsyncIterator,
+        Awaitable,
+        Callable,
+        Coroutine,
+        Sequence,
+    )
+
+    from anyio.streams.memory import MemoryObjectSendStream
+
+    from ._format import AudioChunk
+    from ._sink import Sink
+    from ._speak import SpeakReport
+    from ._speaker import Speaker, SpeakerEvent
+
+__all__ = ["main"]
+
+T = TypeVar("T")
+
+PROVIDERS = ("openai", "azure-openai", "elevenlabs", "piper")
+#: The ``say`` options that configure the provider, by their argparse ``dest``.
+_PROVIDER_OPTIONS = {
+    "voice": "--voice",
+    "model": "--model",
+    "speed": "--speed",
+    "format": "--format",
+    "base_url": "--base-url",
+}
+_NO_DEVICE_HINTS = {
+    "say": "; use --out FILE.wav to write the audio to a file instead",
+    "devices": "; 'ttsstream say --out FILE.wav' writes the audio to a file without one",
+}
+_STATUS_INTERVAL = 0.1
+
+
+class _UsageError(Exception):
+    """A command line that cannot work (exit status 2)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``ttsstream`` command with ``argv`` (default: ``sys.argv[1:]``).
+
+    Returns the exit status: 0 success, 1 error, 2 usage error, 130 interrupted.
+    """
+    parser = _parser()
+    args = parser.parse_args(argv)
+    _setup_logging(args.debug)
+    try:
+        status: int = args.run(args)
+    except KeyboardInterrupt:
+        return 130
+    except _UsageError as exc:
+        args.parser.error(str(exc))  # exits with status 2
+    except Exception as exc:
+        return _report_error(exc, args)
+    return status
+
+
+# -- the command line ------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="ttsstream",
+        description="Text to speech that plays while the service is still generating it.",
+        epilog=(
+            "examples:\n"
+            '  ttsstream say "Hello there."\n'
+            "  llm-cli 'tell me a story' | ttsstream say -\n"
+            "  ttsstream say --provider piper --out hello.wav Hello.\n"
+            "  ttsstream devices"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"ttsstream {__version__}")
+    commands = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND")
+    commands.required = True
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", "-q", action="store_true", help="print only errors")
+    common.add_argument(
+        "--debug", action="store_true", help="debug logging, and tracebacks with errors"
+    )
+    _add_say(commands, common)
+    devices = commands.add_parser(
+        "devices",
+        parents=[common],
+        help="list the audio output devices",
+        description="List the audio output devices: index, name, default sample rate, host "
+        "API; '*' marks the default output.",
+    )
+    devices.set_defaults(run=_run_devices, parser=devices)
+    return parser
+
+
+def _add_say(commands: Any, common: argparse.ArgumentParser) -> None:
+    say = commands.add_parser(
+        "say",
+        parents=[common],
+        help="speak text, or standard input sentence by sentence",
+        usage="ttsstream say [options] (TEXT... | -)",
+        description="Speak TEXT (several arguments are joined with spaces). With '-', read "
+        "standard input and speak each sentence as soon as it is complete, while reading "
+        "goes on (for example 'llm-cli ... | ttsstream say -').",
+        epilog=(
+            "The default provider is $TTSSTREAM_PROVIDER if set; else openai when "
+            "OPENAI_API_KEY or OPENAI_BASE_URL is set; else piper when installed "
+            "(offline); else elevenlabs when ELEVENLABS_API_KEY is set. API keys come from "
+            "OPENAI_API_KEY, AZURE_OPENAI_API_KEY (with AZURE_OPENAI_ENDPOINT) and "
+            "ELEVENLABS_API_KEY."
+        ),
+    )
+    say.set_defaults(run=_run_say, parser=say)
+    say.add_argument("text", nargs="*", metavar="TEXT", help="the text to say, or - for stdin")
+    voice = say.add_argument_group("voice")
+    voice.add_argument("--provider", choices=PROVIDERS, help="the text-to-speech service")
+    voice.add_argument("--voice", help="voice name (elevenlabs: voice id; piper: model)")
+    voice.add_argument("--model", help="model (azure-openai: the deployment name, required)")
+    voice.add_argument(
+        "--speed", type=float, help="speaking rate, 1.0 normal (openai: 0.25 to 4.0)"
+    )
+    voice.add_argument(
+        "--format",
+        choices=("wav", "pcm"),
+        help="audio format to ask the service for (default wav)",
+    )
+    voice.add_argument(
+        "--base-url",
+        metavar="URL",
+        help="an OpenAI-compatible server (implies --provider openai), or the endpoint "
+        "of azure-openai or elevenlabs",
+    )
+    output = say.add_argument_group("output")
+    output.add_argument(
+        "--device", help="output device: index or part of its name (ttsstream devices)"
+    )
+    output.add_argument("--out", "-o", metavar="FILE.wav", help="write a WAV file, do not play")
+    output.add_argument("--play", action="store_true", help="with --out: play it as well")
+    say.add_argument(
+        "--metrics",
+        action="store_true",
+        help="print ttfb, ttfa, duration, underruns and bytes to stderr afterwards",
+    )
+
+
+def _setup_logging(debug: bool) -> None:
+    """``--debug``: everything to stderr. Otherwise the command reports errors itself."""
+    if debug:
+        logging.basicConfig(
+            level=logging.DEBUG,
+            stream=sys.stderr,
+            format="ttsstream: %(levelname)s: %(name)s: %(message)s",
+        )
+    else:
+        library = logging.getLogger("ttsstream")
+        library.addHandler(logging.NullHandler())
+        library.propagate = False
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def _report_error(exc: BaseException, args: argparse.Namespace) -> int:
+    exc = _innermost(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return 130
+    if args.debug:
+        traceback.print_exception(exc)
+    print(f"ttsstream: error: {_error_message(exc, args)}", file=sys.stderr)
+    return 1
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups."""
+    while True:
+        # Duck-typed: BaseExceptionGroup is a builtin only from Python 3.11.
+        inner = getattr(exc, "exceptions", None)
+        if not isinstance(inner, tuple) or not inner:
+            return exc
+        # Cancellations are BaseExceptions: prefer the error that caused them.
+        exc = next((e for e in inner if isinstance(e, Exception)), inner[0])
+
+
+def _error_message(exc: BaseException, args: argparse.Namespace) -> str:
+    if isinstance(exc, (TTSStreamError, OSError)):
+        message = str(exc) or type(exc).__name__
+    else:
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        if not args.debug:
+            message += " (run with --debug for the traceback)"
+    no_device = isinstance(exc, AudioDeviceError) and not getattr(args, "device", None)
+    if no_device and "\n" not in message:
+        if getattr(args, "out", None) is not None:
+            message += "; drop --play to write the file without playing it"
+        else:
+            message += _NO_DEVICE_HINTS.get(args.command, "")
+    return message
+
+
+# -- ttsstream devices ---------------------------------------------------------------------
+
+
+def _run_devices(args: argparse.Namespace) -> int:
+    from ._device import list_devices
+
+    devices = list_devices()
+    if not devices:
+        raise DeviceNotFoundError(
+            "no audio output device found (on Linux, PulseAudio or PipeWire must be running, "
+            "with libasound2-plugins for ALSA's 'pulse' device)"
+        )
+    width = max(len(d.name) for d in devices)
+    for d in devices:
+        mark = "*" if d.is_default else " "
+        print(f"{mark} {d.index:>3}  {d.name:<{width}}  {d.default_samplerate:>6} Hz  {d.hostapi}")
+    return 0
+
+
+# -- ttsstream say -------------------------------------------------------------------------
+
+
+def _run_say(args: argparse.Namespace) -> int:
+    from_stdin = args.text == ["-"]
+    text = "" if from_stdin else " ".join(args.text).strip()
+    if not from_stdin and not text:
+        raise _UsageError("nothing to say: give TEXT, or - to read standard input")
+    if args.device is not None and args.out is not None and not args.play:
+        raise _UsageError("--device plays the audio: add --play to play and write --out")
+    provider = _Counting(_make_provider(args))
+    sink = _make_sink(args)
+    _say_line(args, f"using {_describe(provider.inner)}")
+    status = not args.quiet and sys.stderr.isatty()
+    if from_stdin:
+        metrics = anyio.run(_say_stdin, provider, sink, status)
+        if metrics.requests == 0:
+            raise _UsageError("nothing to say: standard input was empty")
+    else:
+        metrics = anyio.run(_say_text, text, provider, sink, status)
+    if args.out is not None:
+        _say_line(args, f"wrote {args.out} ({metrics.duration:.1f} s of audio)")
+    if args.metrics:
+        for line in metrics.lines():
+            print(line, file=sys.stderr)
+    return 0
+
+
+def _say_line(args: argparse.Namespace, message: str) -> None:
+    if not args.quiet:
+        print(f"ttsstream: {message}", file=sys.stderr)
+
+
+def _make_provider(args: argparse.Namespace) -> Provider:
+    name = args.provider or _provider_from_env() or ("openai" if args.base_url else None)
+    given = {dest for dest in _PROVIDER_OPTIONS if getattr(args, dest) is not None}
+    if name is None:
+        default = default_provider()
+        if not given:
+            return default
+        name = default.name
+    return provider_by_name(name, **_provider_options(name, args, given))
+
+
+def _provider_from_env() -> str | None:
+    """``$TTSSTREAM_PROVIDER``, spelled as on the command line."""
+    name = os.environ.get("TTSSTREAM_PROVIDER", "").strip().lower().replace("_", "-")
+    return {"azure": "azure-openai"}.get(name, name) or None
+
+
+def _provider_options(name: str, args: argparse.Namespace, given: set[str]) -> dict[str, Any]:
+    """The keyword arguments of provider ``name`` for the options on the command line."""
+    if name in ("openai", "azure-openai"):
+        options = {
+            "voice": args.voice,
+            "model": args.model,
+            "speed": args.speed,
+            "response_format": args.format,
+            "base_url": args.base_url,
+        }
+        if name == "azure-openai":
+            if args.model is None:
+                raise _UsageError("azure-openai needs --model DEPLOYMENT (your TTS deployment)")
+            options["deployment"] = options.pop("model")
+            options["endpoint"] = options.pop("base_url")
+    elif name == "elevenlabs":
+        options = {
+            "voice_id": args.voice,
+            "model_id": args.model,
+            "base_url": args.base_url,
+            "voice_settings": None if args.speed is None else {"speed": args.speed},
+            "output_format": None if args.format is None else f"{args.format}_24000",
+        }
+    elif name == "piper":
+        _refuse(name, given & {"format", "base_url", "model"})
+        options = {"voice": args.voice, "speed": args.speed}
+    else:
+        _refuse(name, given)
+        options = {}
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _refuse(provider: str, dests: set[str]) -> None:
+    if dests:
+        flags = ", ".join(sorted(_PROVIDER_OPTIONS[d] for d in dests))
+        raise _UsageError(f"{flags} cannot be used with {provider}")
+
+
+def _make_sink(args: argparse.Namespace) -> Sink:
+    from ._device import DeviceSink
+
+    if args.out is None:
+        return DeviceSink(device=args.device)
+    from ._wavfile import WavFileSink
+
+    wav = WavFileSink(args.out)
+    if not args.play:
+        return wav
+    from ._tee import TeeSink
+
+    return TeeSink(DeviceSink(device=args.device), wav)
+
+
+def _describe(provider: Provider) -> str:
+    """``openai (tts-1, voice alloy, wav)``: which provider, and how it is set up."""
+    from ._elevenlabs import ElevenLabs
+    from ._openai import AzureOpenAI, OpenAI
+
+    parts: list[str]
+    if isinstance(provider, AzureOpenAI):
+        parts = [f"deployment {provider.deployment}", f"voice {provider.voice}"]
+        parts += [provider.response_format, _safe_url(provider.base_url)]
+    elif isinstance(provider, OpenAI):
+        parts = [provider.model, f"voice {provider.voice}", provider.response_format]
+        if not provider.is_official:
+            parts.append(_safe_url(provider.base_url))
+    elif isinstance(provider, ElevenLabs):
+        parts = [provider.model_id, f"voice {provider.voice_id}", provider.output_format]
+    elif provider.name == "piper":
+        parts = [str(getattr(provider, "voice", "default voice")), "offline"]
+    else:
+        return repr(provider)
+    return f"{provider.name} ({', '.join(parts)})"
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without user name, password or query (they may hold credentials)."""
+    import httpx
+
+    parsed = httpx.URL(url)
+    return str(parsed.copy_with(username=None, password=None, query=None))
+
+
+# -- speaking ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Metrics:
+    """What ``--metrics`` prints. Times in seconds."""
+
+    ttfb: float | None
+    ttfa: float | None
+    duration: float
+    elapsed: float
+    underruns: int
+    bytes_received: int
+    requests: int
+
+    def lines(self) -> list[str]:
+        def seconds(value: float | None) -> str:
+            return "n/a" if value is None else f"{value:.3f} s"
+
+        return [
+            f"ttfb:      {seconds(self.ttfb)}",
+            f"ttfa:      {seconds(self.ttfa)}",
+            f"duration:  {seconds(self.duration)}",
+            f"elapsed:   {seconds(self.elapsed)}",
+            f"underruns: {self.underruns}",
+            f"bytes:     {self.bytes_received}",
+            f"requests:  {self.requests}",
+        ]
+
+
+async def _say_text(text: str, provider: _Counting, sink: Sink, status: bool) -> _Metrics:
+    received = _Received()
+    async with _holding(provider, sink):
+        report: SpeakReport = await _alongside(
+            lambda: speak(text, provider, sink=sink, on_audio=received.add),
+            _status_line(received.seconds) if status else None,
+        )
+    return _Metrics(
+        ttfb=report.ttfb,
+        ttfa=report.ttfa,
+        duration=report.duration,
+        elapsed=report.elapsed,
+        underruns=report.underruns,
+        bytes_received=report.bytes_received,
+        requests=provider.requests,
+    )
+
+
+async def _say_stdin(provider: _Counting, sink: Sink, status: bool) -> _Metrics:
+    from ._speaker import Speaker
+
+    started = time.monotonic()
+    failed: list[BaseException] = []
+    async with _holding(provider, sink), _stdin_text() as deltas:
+        with anyio.CancelScope() as scope:
+
+            def on_event(event: SpeakerEvent) -> None:
+                # Stop at the first failure rather than fail again for every sentence to come.
+                if event.kind == "failed" and event.utterance.error is not None and not failed:
+                    failed.append(event.utterance.error)
+                    scope.cancel()
+
+            async with Speaker(provider=provider, sink=sink, on_event=on_event) as speaker:
+                await _alongside(
+                    lambda: speaker.say_stream(deltas),
+                    _status_line(lambda: _received_by(speaker)) if status else None,
+                )
+    if failed:
+        raise failed[0]
+    utterances = speaker.history
+    return _Metrics(
+        ttfb=next((u.ttfb for u in utterances if u.ttfb is not None), None),
+        ttfa=utterances[0].ttfa if utterances else None,
+        duration=sum(u.duration for u in utterances),
+        elapsed=time.monotonic() - started,
+        underruns=sink.underruns,
+        bytes_received=provider.bytes_received,
+        requests=provider.requests,
+    )
+
+
+def _received_by(speaker: Speaker) -> float:
+    return sum(u.duration for u in speaker.history)
+
+
+@contextlib.asynccontextmanager
+async def _holding(provider: Provider, sink: Sink) -> AsyncIterator[None]:
+    """Keep the provider's connections across requests; release provider and sink at the end,
+    also when cancelled (Ctrl-C), so the device is always freed."""
+    try:
+        await provider.__aenter__()
+        yield
+    finally:
+        with anyio.CancelScope(shield=True):
+            try:
+                await sink.aclose()
+            finally:
+                await provider.aclose()
+
+
+async def _alongside(
+    work: Callable[[], Awaitable[T]],
+    background: Callable[[], Coroutine[Any, Any, None]] | None,
+) -> T:
+    """``await work()`` while ``background()`` runs; stop it after. Errors are not grouped."""
+    if background is None:
+        return await work()
+    outcome: list[T] = []
+    error: list[Exception] = []
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(background)
+        try:
+            outcome.append(await work())
+        except Exception as exc:
+            error.append(exc)
+        tg.cancel_scope.cancel()
+    if error:
+        raise error[0]
+    return outcome[0]
+
+
+class _Received:
+    """Seconds of audio received, counted by ``speak(on_audio=...)``."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+
+    def add(self, chunk: AudioChunk) -> None:
+        self.total += chunk.duration
+
+    def seconds(self) -> float:
+        return self.total
+
+
+def _status_line(
+    received: Callable[[], float], stream: TextIO | None = None
+) -> Callable[[], Coroutine[Any, Any, None]]:
+    """A task that redraws ``12.3 s  4.5 s of audio`` on one terminal line, ~10 times a second."""
+    out = stream if stream is not None else sys.stderr
+
+    async def run() -> None:
+        started = time.monotonic()
+        try:
+            while True:
+                elapsed = time.monotonic() - started
+                _redraw(out, f"ttsstream: {elapsed:5.1f} s, {received():5.1f} s of audio received")
+                await anyio.sleep(_STATUS_INTERVAL)
+        finally:
+            _redraw(out, "")
+
+    return run
+
+
+def _redraw(out: TextIO, text: str) -> None:
+    with contextlib.suppress(OSError, ValueError):  # a closed terminal must not stop the speech
+        out.write(f"\r\x1b[K{text}")
+        out.flush()
+
+
+class _Counting(Provider):
+    """A provider that counts the requests and response bytes of the one it wraps."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.max_input_chars = inner.max_input_chars
+        self.requests = 0
+        self.bytes_received = 0
+
+    async def stream(
+        self, text: str, *, stats: StreamStats | None = None
+    ) -> AsyncGenerator[AudioChunk, None]:
+        stats = stats if stats is not None else StreamStats()
+        before = stats.bytes_received
+        self.requests += 1
+        try:
+            async with contextlib.aclosing(self.inner.stream(text, stats=stats)) as chunks:
+                async for chunk in chunks:
+                    yield chunk
+        finally:
+            self.bytes_received += stats.bytes_received - before
+
+    async def __aenter__(self) -> _Counting:
+        await self.inner.__aenter__()
+        return self
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+# -- standard input --------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _stdin_text() -> AsyncIterator[AsyncIterator[str]]:
+    """Standard input as pieces of text, each as soon as it arrives, until end of file.
+
+    A daemon thread does the blocking reads: a read from a pipe cannot be interrupted, and a
+    worker thread blocked in one would keep the process alive after Ctrl-C. It hands each piece
+    to the event loop through a portal, into an unbounded stream, so reading never waits for
+    speech.
+    """
+    stdin = sys.stdin
+    if stdin is None:
+        raise TTSStreamError("standard input is closed")
+    send, receive = anyio.create_memory_object_stream[str | OSError](math.inf)
+    async with BlockingPortal() as portal:
+        reader = threading.Thread(
+            target=_read_stdin,
+            args=(stdin.fileno(), stdin.encoding or "utf-8", portal, send),
+            name="ttsstream-stdin",
+            daemon=True,
+        )
+        reader.start()
+        with receive:
+            yield _texts(receive)
+
+
+async def _texts(items: AsyncIterator[str | OSError]) -> AsyncIterator[str]:
+    async for item in items:
+        if isinstance(item, OSError):
+            raise TTSStreamError(f"cannot read standard input: {item}") from item
+        yield item
+
+
+def _read_stdin(
+    fd: int, encoding: str, portal: BlockingPortal, send: MemoryObjectSendStream[str | OSError]
+) -> None:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    try:
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except OSError as exc:
+                portal.call(send.send_nowait, exc)
+                return
+            text = decoder.decode(data, final=not data)
+            if text:
+                portal.call(send.send_nowait, text)
+            if not data:
+                return
+    except (RuntimeError, anyio.BrokenResourceError, anyio.ClosedResourceError):
+        return  # the command is over (the portal or the stream is closed)
+    finally:
+        with contextlib.suppress(RuntimeError):
+            portal.call(send.close)
