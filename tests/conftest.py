@@ -4,23 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from .audio import PulseServer
+from .pulsed import SINKS, start_daemon, stop_daemon
 
 REQUIRE_AUDIO = os.environ.get("TTSSTREAM_REQUIRE_AUDIO") == "1"
-
-#: Null sinks of the private daemon: name -> rate. Both s16le mono. ``norewinds=1`` because a
-#: sink rewind (PulseAudio re-mixing what it already rendered, when a new stream starts) is
-#: heard correctly but reaches the monitor source with a hole, which would fail bit-exact checks.
-SINKS = {"ttsstream_test": 24000, "ttsstream_test48": 48000}
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -33,62 +27,6 @@ def _unavailable(reason: str) -> None:
     if REQUIRE_AUDIO:
         pytest.fail(f"TTSSTREAM_REQUIRE_AUDIO=1 but {reason}", pytrace=False)
     pytest.skip(reason)
-
-
-def _start_daemon(runtime: Path) -> int:
-    """Start ``pulseaudio`` with its state in ``runtime``; return its pid."""
-    (runtime / "config").mkdir()
-    client_conf = runtime / "client.conf"
-    client_conf.write_text("autospawn = no\n")  # never let a client start a stray daemon
-    env = {
-        **os.environ,
-        # Everything the daemon writes stays in runtime: works as root and with a read-only HOME.
-        "HOME": str(runtime),
-        "XDG_CONFIG_HOME": str(runtime / "config"),
-        "XDG_RUNTIME_DIR": str(runtime),
-        "PULSE_RUNTIME_PATH": str(runtime),
-        "PULSE_STATE_PATH": str(runtime),
-        "PULSE_CLIENTCONFIG": str(client_conf),
-    }
-    env.pop("PULSE_SERVER", None)
-    sinks = [
-        f"--load=module-null-sink sink_name={name} rate={rate} format=s16le channels=1 norewinds=1"
-        for name, rate in SINKS.items()
-    ]
-    cmd = [
-        "pulseaudio",
-        "--daemonize=yes",
-        "-n",  # no default.pa: only the modules loaded here
-        "--exit-idle-time=-1",
-        "--realtime=no",
-        "--high-priority=no",
-        "--disable-shm=yes",  # containers often have a tiny /dev/shm
-        f"--log-target=newfile:{runtime / 'pulse.log'}",
-        *sinks,
-        f"--load=module-native-protocol-unix socket={runtime / 'native'} auth-anonymous=1",
-    ]
-    # -D returns once the daemon is initialised (or has failed).
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=30, check=False)
-    pid_file = runtime / "pid"
-    if done.returncode != 0 or not pid_file.exists():
-        log = (runtime / "pulse.log").read_text() if (runtime / "pulse.log").exists() else ""
-        raise RuntimeError(f"pulseaudio failed ({done.returncode}): {done.stderr}\n{log}")
-    return int(pid_file.read_text().split()[0])
-
-
-def _stop_daemon(pid: int) -> None:
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.02)
-    os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +42,7 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
     # A short path: unix socket paths are limited to ~107 bytes.
     runtime = Path(tmp_path_factory.mktemp("pulse", numbered=True))
     try:
-        pid = _start_daemon(runtime)
+        pid = start_daemon(runtime)
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
         _unavailable(f"cannot start a PulseAudio daemon: {exc}")
     old_server = os.environ.get("PULSE_SERVER")
@@ -132,4 +70,4 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
             os.environ.pop("PULSE_SERVER", None)
         else:
             os.environ["PULSE_SERVER"] = old_server
-        _stop_daemon(pid)
+        stop_daemon(pid)
