@@ -15,7 +15,6 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import DecodeError
 from ._format import AudioFormat, SampleDType
 
 __all__ = ["Encoding", "PcmDecoder"]
@@ -51,49 +50,104 @@ _ULAW = _g711_ulaw_table()
 _ALAW = _g711_alaw_table()
 
 
-def _u8(b: _Buffer) -> _Samples:
-    return ((np.frombuffer(b, np.uint8).astype(np.int16) - 128) << 8).astype(np.int16)
+# A converter turns whole frames of wire bytes into a new ``(frames, channels)`` array that owns
+# its memory (never a view of the caller's buffer). Converters are built per channel count, so
+# the common case is a single ``frombuffer`` with a sub-array dtype plus one copy.
+_Convert = Callable[[_Buffer], _Samples]
+_frombuffer = np.frombuffer
 
 
-def _s24(b: _Buffer) -> _Samples:
-    # Left-justify each 3-byte sample in an int32: [0, lo, mid, hi] read as little-endian.
-    raw = np.frombuffer(b, np.uint8).reshape(-1, 3)
-    wide = np.zeros((raw.shape[0], 4), np.uint8)
-    wide[:, 1:] = raw
-    return wide.view("<i4").reshape(-1).astype(np.int32)
-
-
-def _copy(dtype: str) -> Callable[[_Buffer], _Samples]:
-    out = np.dtype(dtype).newbyteorder("=")
-
+def _u8(channels: int) -> _Convert:
     def convert(b: _Buffer) -> _Samples:
-        return np.frombuffer(b, dtype).astype(out)  # astype copies: the result owns its memory
+        raw = np.frombuffer(b, np.uint8).reshape(-1, channels)
+        return ((raw.astype(np.int16) - 128) << 8).astype(np.int16)
 
     return convert
 
 
-def _table(table: npt.NDArray[np.int16]) -> Callable[[_Buffer], _Samples]:
+_S24_MASK = np.int32(-256)
+
+
+def _s24(channels: int) -> _Convert:
+    # Left-justify each 3-byte sample in an int32. With one byte in front of the stream, the
+    # little-endian int32 that ends at sample i's last byte is [previous byte, lo, mid, hi]:
+    # an unaligned, overlapping read with a 3-byte stride, then the low byte cleared.
+    frame = 3 * channels
+
     def convert(b: _Buffer) -> _Samples:
-        return table[np.frombuffer(b, np.uint8)]
+        padded = b"\0" + b
+        frames = (len(padded) - 1) // frame
+        words: _Samples = np.ndarray((frames, channels), "<i4", padded, 0, (frame, 3))
+        out: _Samples = np.bitwise_and(words, _S24_MASK, dtype=np.int32)
+        return out
 
     return convert
+
+
+def _copy(dtype: str) -> Callable[[int], _Convert]:
+    wire = np.dtype(dtype)
+    native = wire.newbyteorder("=")
+
+    def make(channels: int) -> _Convert:
+        frame = np.dtype((wire, (channels,)))  # frombuffer gives (frames, channels) directly
+        if wire == native:
+
+            def convert(b: _Buffer) -> _Samples:
+                out: _Samples = np.frombuffer(b, frame).copy()
+                return out
+
+        else:
+
+            def convert(b: _Buffer) -> _Samples:
+                return np.frombuffer(b, frame).astype(native)
+
+        return convert
+
+    return make
+
+
+def _f64(channels: int) -> _Convert:
+    frame = np.dtype(("<f8", (channels,)))
+
+    def convert(b: _Buffer) -> _Samples:
+        # Doubles beyond float32's range become +-inf, as a C cast does; not worth a warning
+        # (which an application running with warnings as errors would get as an exception).
+        with np.errstate(over="ignore"):
+            return np.frombuffer(b, frame).astype(np.float32)
+
+    return convert
+
+
+def _table(table: npt.NDArray[np.int16]) -> Callable[[int], _Convert]:
+    def make(channels: int) -> _Convert:
+        def convert(b: _Buffer) -> _Samples:
+            return table.take(np.frombuffer(b, np.uint8).reshape(-1, channels))
+
+        return convert
+
+    return make
 
 
 @dataclass(frozen=True)
 class _Codec:
     width: int  # bytes per sample on the wire
     dtype: SampleDType  # what the decoder hands out
-    convert: Callable[[_Buffer], _Samples]
+    make: Callable[[int], _Convert]  # channels -> converter
+    wire: str | None = None  # the wire dtype when decoding is a plain copy of it
+
+
+def _copy_codec(width: int, dtype: SampleDType, wire: str) -> _Codec:
+    return _Codec(width, dtype, _copy(wire), wire)
 
 
 _CODECS: dict[str, _Codec] = {
     "u8": _Codec(1, "int16", _u8),
-    "s16le": _Codec(2, "int16", _copy("<i2")),
-    "s16be": _Codec(2, "int16", _copy(">i2")),
+    "s16le": _copy_codec(2, "int16", "<i2"),
+    "s16be": _copy_codec(2, "int16", ">i2"),
     "s24le": _Codec(3, "int32", _s24),
-    "s32le": _Codec(4, "int32", _copy("<i4")),
-    "f32le": _Codec(4, "float32", _copy("<f4")),
-    "f64le": _Codec(8, "float32", lambda b: np.frombuffer(b, "<f8").astype(np.float32)),
+    "s32le": _copy_codec(4, "int32", "<i4"),
+    "f32le": _copy_codec(4, "float32", "<f4"),
+    "f64le": _Codec(8, "float32", _f64),
     "mulaw": _Codec(1, "int16", _table(_ULAW)),
     "alaw": _Codec(1, "int16", _table(_ALAW)),
 }
@@ -133,8 +187,16 @@ class PcmDecoder:
             )
         self._format = format
         self._encoding: Encoding = encoding
-        self._convert = codec.convert
+        self._convert = codec.make(format.channels)
         self._frame_bytes = codec.width * format.channels
+        # Set when the wire bytes already are the output samples (s16le, s32le, f32le on a
+        # little-endian machine): feed() then decodes with one frombuffer and one copy, inline.
+        self._copy_frame: np.dtype[np.generic] | None = None
+        if codec.wire is not None and np.dtype(codec.wire).isnative:
+            self._copy_frame = np.dtype((codec.wire, (format.channels,)))
+        # _copy_frame while nothing is carried over and the stream is open, else None: the one
+        # test feed() needs before taking the fast path (kept up to date by _feed and flush).
+        self._fast_frame: np.dtype[np.generic] | None = self._copy_frame
         self._partial = bytearray()
         self._flushed = False
         #: Frames handed out so far.
@@ -156,25 +218,58 @@ class PcmDecoder:
         """Decode ``data`` and return every frame completed by it, shape ``(frames, channels)``.
 
         Bytes of an incomplete frame are kept for the next call; nothing is dropped or padded.
+        The result is a new array: ``data`` may be reused by the caller afterwards.
         """
+        frame = self._fast_frame
+        if frame is not None and type(data) is bytes:
+            # Fast path, nearly every call of a 16-bit stream: bytes in, nothing carried,
+            # whole frames only, and the wire bytes already are the samples.
+            n = len(data)
+            fb = self._frame_bytes
+            if not n % fb:
+                self.frames_decoded += n // fb
+                samples: _Samples = _frombuffer(data, frame).copy()
+                return samples
+        return self._feed(data)
+
+    def _feed(self, data: _Buffer) -> _Samples:
         if self._flushed:
             raise RuntimeError("feed() called after flush(); create a new decoder per stream")
+        if type(data) is memoryview:
+            data = data.cast("B")  # lengths below are in bytes
         fb = self._frame_bytes
+        samples: _Samples
         if self._partial:
-            self._partial += data
-            whole = len(self._partial) - len(self._partial) % fb
-            block = bytes(self._partial[:whole])
-            del self._partial[:whole]
+            # Complete the carried frame: join it and the new bytes once (into a new buffer
+            # that nobody else holds), decode the whole frames from there, keep the new tail.
+            buf = self._partial + data
+            n = len(buf)
+            whole = n - n % fb
+            if not whole:
+                self._partial = buf
+                return self._format.empty()
+            self._partial = buf[whole:]
+            frame = self._copy_frame
+            if frame is not None:
+                # The joined buffer is private: hand out a view of it, not a second copy.
+                samples = _frombuffer(buf, frame, whole // fb)
+            else:
+                samples = self._convert(memoryview(buf)[:whole])
         else:
-            view = memoryview(data).cast("B")
-            whole = len(view) - len(view) % fb
-            block = view[:whole]
-            if whole < len(view):
-                self._partial += view[whole:]
-        if not whole:
-            return self._format.empty()
-        samples = self._convert(block).reshape(-1, self._format.channels)
-        self.frames_decoded += samples.shape[0]
+            n = len(data)
+            rest = n % fb
+            if rest:
+                self._partial = bytearray(data[n - rest :])
+                self._fast_frame = None
+                if n == rest:
+                    return self._format.empty()
+                samples = self._convert(memoryview(data)[: n - rest])
+            elif n:
+                samples = self._convert(data)
+            else:
+                return self._format.empty()
+        self._fast_frame = None if self._partial else self._copy_frame
+        self.frames_decoded += len(samples)
         return samples
 
     def flush(self) -> _Samples:
@@ -184,6 +279,7 @@ class PcmDecoder:
         :attr:`dropped_bytes` and logged, because playing half a sample is what makes noise.
         """
         self._flushed = True
+        self._fast_frame = None
         if self._partial:
             self.dropped_bytes = len(self._partial)
             logger.warning(
@@ -196,4 +292,3 @@ class PcmDecoder:
 
     def __repr__(self) -> str:
         return f"PcmDecoder({self._format}, encoding={self._encoding!r})"
-

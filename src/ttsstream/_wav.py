@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import logging
 import struct
+from collections.abc import Callable
 
 import numpy as np
 import numpy.typing as npt
@@ -29,6 +30,7 @@ _Buffer = bytes | bytearray | memoryview
 _PLACEHOLDER_SIZES = frozenset({0, 0xFFFFFFFF, 0x7FFFFFFF})
 _MAX_FMT_BYTES = 4096
 _MAX_DS64_BYTES = 65536
+_UNBOUNDED = 1 << 64  # bytes left in a data chunk that runs to the end of the stream
 
 _PCM, _FLOAT, _ALAW, _MULAW, _EXTENSIBLE = 0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE
 _KSDATAFORMAT_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
@@ -127,15 +129,20 @@ class WavDecoder:
         self._state = _State.RIFF
         self._buf = bytearray()  # bytes of a header piece still being collected (bounded)
         self._need = 12
-        self._pos = 0  # stream offset of the next byte to process
+        self._pos = 0  # stream offset of the next header byte (not advanced through audio)
         self._chunk_id = b""
         self._chunk_start = 0
         self._skip = 0
+        self._body_size = 0
         self._container = ""
         self._ds64_data_size: int | None = None
         self._pcm: PcmDecoder | None = None
         self._info: WavInfo | None = None
-        self._data_left: int | None = None
+        # Audio bytes still to come in the data chunk: _UNBOUNDED when it runs to the end of
+        # the stream, 0 outside the data chunk and after flush(). feed() hands a piece shorter
+        # than this straight to the PCM decoder, which is nearly every call.
+        self._data_left = 0
+        self._pcm_feed: Callable[[_Buffer], _Samples] | None = None
         self._flushed = False
         #: Bytes after the audio that were ignored (metadata chunks after ``data``).
         self.trailing_bytes = 0
@@ -165,6 +172,13 @@ class WavDecoder:
 
     def feed(self, data: _Buffer) -> _Samples:
         """Consume ``data``; return the frames it completes, shape ``(frames, channels)``."""
+        n = data.nbytes if type(data) is memoryview else len(data)
+        left = self._data_left
+        if n < left:  # fast path: the whole piece is audio, and more audio follows
+            self._data_left = left - n
+            pcm_feed = self._pcm_feed
+            assert pcm_feed is not None
+            return pcm_feed(data)
         if self._flushed:
             raise RuntimeError("feed() called after flush(); create a new decoder per stream")
         view = memoryview(data).cast("B")
@@ -174,16 +188,14 @@ class WavDecoder:
             state = self._state
             if state is _State.DATA:
                 assert self._pcm is not None
-                take = n - i if self._data_left is None else min(n - i, self._data_left)
+                take = min(n - i, self._data_left)
                 frames = self._pcm.feed(view[i : i + take])
                 if frames.shape[0]:
                     out.append(frames)
                 i += take
-                self._pos += take
-                if self._data_left is not None:
-                    self._data_left -= take
-                    if self._data_left == 0:
-                        self._end_of_data()
+                self._data_left -= take
+                if self._data_left == 0:
+                    self._end_of_data()
             elif state is _State.SKIP:
                 take = min(n - i, self._skip)
                 self._skip -= take
@@ -216,6 +228,7 @@ class WavDecoder:
         if self._flushed:
             return self._empty()
         self._flushed = True
+        self._data_left = 0  # feed() must not take the fast path any more
         if self._state is _State.DATA or self._state is _State.TRAILER:
             assert self._pcm is not None
             if self._state is _State.DATA:
@@ -249,7 +262,7 @@ class WavDecoder:
         elif self._state is _State.CHUNK:
             self._chunk_header(piece)
         elif self._chunk_id == b"fmt ":
-            self._fmt_chunk(piece)
+            self._fmt_chunk(piece[: self._body_size])  # without the pad byte of an odd size
         else:
             self._ds64_chunk(piece)
 
@@ -278,6 +291,7 @@ class WavDecoder:
                     f"fmt chunk at byte {self._chunk_start} declares {size} bytes; "
                     f"a valid one has 16 to {_MAX_FMT_BYTES}"
                 )
+            self._body_size = size
             self._expect(_State.BODY, size + (size & 1))
         elif chunk_id == b"ds64" and self._container != "RIFF":
             if not 24 <= size <= _MAX_DS64_BYTES:
@@ -311,10 +325,14 @@ class WavDecoder:
             raise DecodeError(f"fmt chunk declares 0 channels at byte {base + 2}")
         if rate == 0:
             raise DecodeError(f"fmt chunk declares a sample rate of 0 at byte {base + 4}")
-        if block_align and block_align % channels == 0:
+        # Bits per sample decides the sample size, as in libsndfile: block_align is often
+        # wrong in files made by hand (e.g. not multiplied by the channel count).
+        if bits:
+            width = (bits + 7) // 8
+        elif block_align and block_align % channels == 0:
             width = block_align // channels
         else:
-            width = (bits + 7) // 8
+            width = 0
         encoding = _encoding_for(tag, width, bits, base)
         fmt = AudioFormat(sample_rate=rate, channels=channels, dtype=output_dtype(encoding))
         self._pcm = PcmDecoder(fmt, encoding)
@@ -340,7 +358,8 @@ class WavDecoder:
             data_offset=self._pos,
             data_size=data_size,
         )
-        self._data_left = data_size
+        self._data_left = _UNBOUNDED if data_size is None else data_size
+        self._pcm_feed = self._pcm.feed
         self._expect(_State.DATA)
 
     def _end_of_data(self) -> None:
