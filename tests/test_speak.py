@@ -174,6 +174,12 @@ def test_default_provider_order(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TTSSTREAM_PROVIDER", "nope")
     with pytest.raises(ttsstream.ConfigurationError, match="unknown provider 'nope'"):
         ttsstream.default_provider()
+    monkeypatch.setenv("TTSSTREAM_PROVIDER", "azure")
+    with pytest.raises(ttsstream.ConfigurationError, match="deployment"):
+        ttsstream.default_provider()
+    monkeypatch.delenv("OPENAI_API_KEY")
+    monkeypatch.setenv("TTSSTREAM_PROVIDER", "piper")
+    assert isinstance(ttsstream.default_provider(), ttsstream.Piper)
 
 
 def test_no_provider_error_lists_the_ways(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -19,7 +19,7 @@ import ssl
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import anyio
 import httpx
@@ -49,6 +49,8 @@ __all__ = [
     "new_client",
     "stream_audio",
 ]
+
+_Self = TypeVar("_Self", bound="HttpProvider")
 
 logger = logging.getLogger("ttsstream")
 
@@ -625,7 +627,7 @@ class HttpProvider(Provider):
         async with new_client(self.timeouts) as own:
             yield own
 
-    async def __aenter__(self) -> HttpProvider:
+    async def __aenter__(self: _Self) -> _Self:
         if self._user_client is None and self._own_client is None:
             self._own_client = new_client(self.timeouts)
         return self

@@ -7,10 +7,13 @@ import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TypeVar
 
 from ._format import AudioChunk
 
 __all__ = ["Provider", "StreamStats"]
+
+_Self = TypeVar("_Self", bound="Provider")
 
 
 @dataclass
@@ -60,7 +63,7 @@ class Provider(abc.ABC):
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the provider holds (HTTP clients it created, loaded models)."""
 
-    async def __aenter__(self) -> Provider:
+    async def __aenter__(self: _Self) -> _Self:
         """Enter to keep resources (connections, models) across requests; leave to free them."""
         return self
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 from types import TracebackType
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -20,6 +21,8 @@ import numpy.typing as npt
 from ._format import AudioChunk, AudioFormat
 
 __all__ = ["MemorySink", "Sink"]
+
+_Self = TypeVar("_Self", bound="Sink")
 
 Samples = npt.NDArray[np.generic]
 
@@ -74,7 +77,7 @@ class Sink(abc.ABC):
         """Times playback ran dry and silence was played instead. Always 0 off-device."""
         return 0
 
-    async def __aenter__(self) -> Sink:
+    async def __aenter__(self: _Self) -> _Self:
         return self
 
     async def __aexit__(

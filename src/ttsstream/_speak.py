@@ -81,6 +81,12 @@ def provider_by_name(name: str, **options: Any) -> Provider:
     if key in ("azure", "azure-openai"):
         from ._openai import AzureOpenAI
 
+        if "deployment" not in options:
+            raise ConfigurationError(
+                "Azure OpenAI needs the name of your TTS deployment: pass "
+                "provider=ttsstream.AzureOpenAI(deployment=..., base_url=...) "
+                "(on the command line: --provider azure-openai --model DEPLOYMENT)"
+            )
         return AzureOpenAI(**options)
     if key == "elevenlabs":
         from ._elevenlabs import ElevenLabs

@@ -356,7 +356,8 @@ class Speaker:
         """Speak ``text`` after whatever is queued; return once it has been heard.
 
         Returns the :class:`Utterance` (state ``DONE``, or ``INTERRUPTED``/``CANCELLED`` if
-        :meth:`interrupt` cut it). Raises the provider's error if it failed before any audio.
+        :meth:`interrupt` cut it). Raises the provider's error if the request failed; audio that
+        arrived before the failure has been played by then.
         """
         return await self.enqueue(text)
 

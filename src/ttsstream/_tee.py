@@ -19,8 +19,8 @@ __all__ = ["TeeSink"]
 class TeeSink(Sink):
     """Send the same audio to several sinks at once.
 
-    >>> sink = TeeSink(DeviceSink(), WavFileSink("speech.wav"))  # doctest: +SKIP
-    >>> await ttsstream.speak("Hello.", sink=sink)  # doctest: +SKIP
+    >>> async with TeeSink(DeviceSink(), WavFileSink("speech.wav")) as sink:  # doctest: +SKIP
+    ...     await ttsstream.speak("Heard and saved.", sink=sink)
 
     Samples go to the sinks in the order given, so the slowest one (usually a device, which
     waits for room in its buffer) paces the others. ``frames_played`` is the smallest of the

@@ -31,8 +31,8 @@ class WavFileSink(Sink):
     received up to the interruption). Several utterances in one format are appended into the
     same file; a later utterance in another format raises :class:`ValueError`.
 
-    >>> sink = WavFileSink("speech.wav")  # doctest: +SKIP
-    >>> await ttsstream.speak("Saved, not played.", sink=sink)  # doctest: +SKIP
+    >>> async with WavFileSink("speech.wav") as sink:  # doctest: +SKIP
+    ...     await ttsstream.speak("Saved, not played.", sink=sink)
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
