@@ -177,7 +177,7 @@ class DeviceSink(Sink):
         self,
         device: int | str | None = None,
         *,
-        latency: float = 0.1,
+        latency: float = 0.05,
         buffer: float = 2.0,
         prebuffer: float = 0.03,
         rebuffer: float = 0.1,
