@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import nox
 
 nox.options.default_venv_backend = "venv"
@@ -40,5 +42,29 @@ def typecheck(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks: measured, never asserted. Results are printed as tables."""
     session.install("-e", EXTRAS, "soundfile>=0.12")
-    for script in sorted(session.posargs or ["benchmarks/bench_decoder.py"]):
+    scripts = session.posargs or [str(p) for p in sorted(Path("benchmarks").glob("bench_*.py"))]
+    for script in scripts:
         session.run("python", script)
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site in site/: redraw its figure, check the examples, build --strict."""
+    session.install(
+        "-e",
+        ".",
+        "mkdocs-material>=9.6",
+        "mkdocstrings[python]>=1.0",
+        # The oldest versions that build these docs (docs/scripts/griffe_sphinx_markup.py).
+        "mkdocstrings-python>=2.0",
+        "griffe>=1.14",
+        "matplotlib>=3.8",
+        "ruff>=0.6",  # mkdocstrings formats the signatures in the API reference with it
+        # tests/test_docs_examples.py: every Python example compiles, passes mypy --strict,
+        # and the ones marked to run do.
+        "pytest>=8",
+        "mypy>=1.10",
+    )
+    session.run("python", "docs/scripts/plot_crackle.py")
+    session.run("pytest", "tests/test_docs_examples.py")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
