@@ -213,7 +213,7 @@ async def test_always_passes_channels_and_a_native_dtype(sd: FakeSoundDevice) ->
         assert sd.stream.dtype == "float32"
         assert sd.stream.samplerate == 22050
         assert sd.stream.device == 3
-        assert sd.stream.latency == 0.1
+        assert sd.stream.latency == 0.05  # the default suggested latency
         assert sink.stream_format == AudioFormat(22050, 2, "float32")
 
 
