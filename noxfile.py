@@ -11,7 +11,9 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
 # Everything the test suite needs beyond the package and its extras.
-TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "trio>=0.31", "soundfile>=0.12"]
+TEST_DEPS = ["pytest>=8", "hypothesis>=6.100", "trio>=0.31", "soundfile>=0.12", "mypy>=1.10"]
+# The peers the benchmarks compare against (PyAudio builds against portaudio19-dev).
+PEERS = ["requests>=2.31", "pyaudio>=0.2.14", "openai[voice-helpers]>=1.60", "realtimetts>=0.5"]
 EXTRAS = ".[piper,resample]"
 
 
@@ -41,7 +43,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Benchmarks: measured, never asserted. Results are printed as tables."""
-    session.install("-e", EXTRAS, "soundfile>=0.12")
+    session.install("-e", EXTRAS, "soundfile>=0.12", "matplotlib>=3.8", *PEERS)
     scripts = session.posargs or [str(p) for p in sorted(Path("benchmarks").glob("bench_*.py"))]
     for script in scripts:
         session.run("python", script)

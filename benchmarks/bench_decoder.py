@@ -228,7 +228,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--megabytes", type=float, default=8.0, help="audio bytes per stream")
     parser.add_argument("--repeat", type=int, default=7, help="runs per measurement")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--plot", type=Path, help="also draw a PNG chart here (matplotlib)")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent / "docs" / "img" / "bench_decoder.png",
+        help="draw a PNG chart here (matplotlib)",
+    )
     parser.add_argument("--check", action="store_true", help="exit 1 if the target is not met")
     args = parser.parse_args(argv)
 

@@ -16,13 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import anyio
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
+from _common import IMG, audio_for, default_device, pyplot, save
 from tests.httpfakes import streaming_wav, tone
 from tests.loopback import LoopbackServer, audio_response
 
@@ -84,7 +81,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--server-delay", type=float, default=0.05)
-    parser.add_argument("--device", default=None, help="also measure a DeviceSink on this device")
+    parser.add_argument(
+        "--device", default=default_device(), help="also measure a DeviceSink (default: pulse)"
+    )
+    parser.add_argument("--plot", type=Path, default=IMG / "bench_ttfa.png")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
@@ -93,7 +93,8 @@ def main() -> None:
         anyio.run(measure, args.runs, args.server_delay, None, False),
     ]
     if args.device:
-        rows.append(anyio.run(measure, args.runs, args.server_delay, args.device, True))
+        with audio_for(args.device):
+            rows.append(anyio.run(measure, args.runs, args.server_delay, args.device, True))
     print(f"time-to-first-audio overhead (ttfa - ttfb), {args.runs} runs, loopback server")
     print(f"{'sink':<10} {'connection':<14} {'p50 ms':>8} {'p95 ms':>8} {'ttfa p50':>9}")
     for r in rows:
@@ -104,6 +105,19 @@ def main() -> None:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"ttfa": rows}, indent=2))
+    plt = pyplot()
+    if plt is not None:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+        labels = [f"{r['sink']}\n{r['connection']}" for r in rows]
+        p50 = [float(r["overhead_p50_ms"]) for r in rows]  # type: ignore[arg-type]
+        p95 = [float(r["overhead_p95_ms"]) for r in rows]  # type: ignore[arg-type]
+        x = range(len(rows))
+        ax.bar([i - 0.2 for i in x], p50, width=0.4, label="p50")
+        ax.bar([i + 0.2 for i in x], p95, width=0.4, label="p95")
+        ax.set_xticks(list(x), labels, fontsize=8)
+        ax.set_ylabel("ttfa - ttfb (ms)")
+        ax.legend()
+        save(fig, args.plot)
 
 
 if __name__ == "__main__":
