@@ -84,7 +84,7 @@ def provider_by_name(name: str, **options: Any) -> Provider:
         if "deployment" not in options:
             raise ConfigurationError(
                 "Azure OpenAI needs the name of your TTS deployment: pass "
-                "provider=ttsstream.AzureOpenAI(deployment=..., base_url=...) "
+                "provider=ttsstream.AzureOpenAI(deployment=..., endpoint=...) "
                 "(on the command line: --provider azure-openai --model DEPLOYMENT)"
             )
         return AzureOpenAI(**options)
