@@ -131,6 +131,38 @@ async def test_prepare_resolves_the_device_before_any_format(sd: FakeSoundDevice
         await DeviceSink("nope", _backend=sd).prepare()
 
 
+@pytest.mark.anyio
+async def test_prepare_with_a_format_opens_the_device_ahead_and_open_reuses_it() -> None:
+    sd = FakeSoundDevice()
+    source = noise(4800, seed=9)
+    async with DeviceSink("pulse", _backend=sd) as sink:
+        await sink.prepare(S16)  # while the request is in flight
+        assert len(sd.streams) == 1
+        assert sd.stream.active  # started, playing silence
+        await wait_for(lambda: sink.block_frames > 0)
+        await sink.open(S16)
+        assert len(sd.streams) == 1  # the stream opened ahead is used
+        for piece in chunked(source):
+            await sink.write(piece)
+        await sink.drain()
+        out = sd.stream.output()
+    first, end = real_span(out)
+    np.testing.assert_array_equal(out[first:end], source)
+    assert not out[:first].any()  # silence before the speech, never garbage
+    assert sink.underruns == 0
+
+
+@pytest.mark.anyio
+async def test_a_wrong_guess_at_prepare_reopens_for_the_real_format() -> None:
+    sd = FakeSoundDevice()
+    async with DeviceSink("pulse", _backend=sd) as sink:
+        await sink.prepare(AudioFormat(24000))
+        await sink.open(AudioFormat(22050))
+        assert len(sd.streams) == 2
+        assert sd.streams[0].closed
+        assert sd.stream.samplerate == 22050  # reopened at the real rate, not resampled
+
+
 # -- PortAudio missing --------------------------------------------------------------------
 
 

@@ -36,9 +36,11 @@ class RecordingSink(MemorySink):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[str] = []
+        self.expected: ttsstream.AudioFormat | None = None
 
-    async def prepare(self) -> None:
+    async def prepare(self, format: ttsstream.AudioFormat | None = None) -> None:
         self.calls.append("prepare")
+        self.expected = format
 
     async def open(self, format: ttsstream.AudioFormat) -> None:
         self.calls.append("open")
@@ -63,6 +65,7 @@ async def test_speak_plays_everything_and_reports() -> None:
     report = await ttsstream.speak("Hello.", provider=wav_provider(source), sink=sink)
     np.testing.assert_array_equal(sink.samples(), source)
     assert sink.calls == ["prepare", "open", "drain"]  # a sink we were given is not closed
+    assert sink.expected == ttsstream.AudioFormat(24000)  # told early, to open the device
     assert report.frames == 12000
     assert report.duration == pytest.approx(0.5)
     assert report.bytes_received == 44 + 24000

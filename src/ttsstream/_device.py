@@ -235,6 +235,7 @@ class DeviceSink(Sink):
         self._last_real_dac = 0.0
         self._callbacks = 0
         self._block_frames = 0
+        self._warm_format: AudioFormat | None = None
         self._underruns = 0
         self._device_underflows = 0
         self._callback_errors = 0
@@ -326,10 +327,19 @@ class DeviceSink(Sink):
 
     # -- life cycle ------------------------------------------------------------------------
 
-    async def prepare(self) -> None:
-        """Load PortAudio and find the device (in a worker thread). Called by :meth:`open`."""
+    async def prepare(self, format: AudioFormat | None = None) -> None:
+        """Load PortAudio and find the device (in a worker thread). Called by :meth:`open`.
+
+        With ``format``, also open and start the stream for it now (playing silence), so that
+        the first :meth:`open` in that format finds the device running.
+        """
         if self.device is None:
             self.device = await anyio.to_thread.run_sync(self._resolve)
+        if format is not None and self._stream is None:
+            stream_format = await anyio.to_thread.run_sync(self._choose_format, format)
+            Converter(format, stream_format)  # raises ResamplerMissingError now, if it will
+            await self._open_stream(stream_format)
+            self._warm_format = format
 
     def _resolve(self) -> DeviceInfo:
         if self._sd is None:
@@ -340,7 +350,10 @@ class DeviceSink(Sink):
         """Get ready to play ``format``; opens and starts the device stream the first time."""
         await self.prepare()
         converter: Converter | None = None
-        if self._stream is not None and self._error is None and self._stream_format is not None:
+        warm, self._warm_format = self._warm_format, None
+        if warm is not None and warm != format:
+            pass  # opened ahead for a format that did not come: reopen for this one
+        elif self._stream is not None and self._error is None and self._stream_format is not None:
             if self._ring.readable or self._playing:
                 await self.drain()  # the previous utterance was neither drained nor aborted
             try:

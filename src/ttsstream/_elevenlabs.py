@@ -82,6 +82,11 @@ class ElevenLabs(HttpProvider):
         self._format = fmt
         self._encoding = encoding
 
+    @property
+    def expected_format(self) -> AudioFormat:
+        """The decoded format of ``output_format`` (e.g. 24 kHz mono 16-bit for pcm_24000)."""
+        return self._format
+
     def build_request(self, text: str) -> AudioRequest:
         """The HTTP request for ``text``."""
         if not text.strip():

@@ -22,6 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import anyio
+
+# httpx imports httpcore (and, through it, trio when installed: ~0.1 s) on its first request;
+# importing it with ttsstream keeps that off the first call's time to first audio.
+import httpcore  # noqa: F401
 import httpx
 
 from ._errors import (
@@ -594,6 +598,8 @@ class HttpProvider(Provider):
     ) -> None:
         self._user_client = client
         self._own_client: httpx.AsyncClient | None = None
+        if client is None:
+            _ssl_context()  # load the CA bundle now (once per process), not on the first call
         self.timeouts = timeouts or Timeouts()
         self.retries = retries if retries is not None else Retries()
 

@@ -88,6 +88,12 @@ class OpenAI(HttpProvider):
             self.max_input_chars = max_input_chars
 
     @property
+    def expected_format(self) -> AudioFormat:
+        """24 kHz mono 16-bit: what OpenAI sends for ``wav`` and ``pcm`` (and most compatible
+        servers too; the audio's own header or content type decides in the end)."""
+        return AudioFormat(24000, 1, "int16")
+
+    @property
     def is_official(self) -> bool:
         """Whether requests go to api.openai.com (which needs an API key)."""
         return httpx.URL(self.base_url).host == "api.openai.com"

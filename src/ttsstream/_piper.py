@@ -86,6 +86,14 @@ class Piper(Provider):
     def __repr__(self) -> str:
         return f"Piper(voice={self.voice!r})"
 
+    @property
+    def expected_format(self) -> AudioFormat | None:
+        """The voice's rate, mono 16-bit, once the model is loaded (see :meth:`load`)."""
+        voice = self._voice
+        if voice is None:
+            return None
+        return AudioFormat(int(voice.config.sample_rate), 1, "int16")
+
     def _load_sync(self) -> Any:
         with self._load_lock:
             if self._voice is None:

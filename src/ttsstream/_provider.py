@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeVar
 
-from ._format import AudioChunk
+from ._format import AudioChunk, AudioFormat
 
 __all__ = ["Provider", "StreamStats"]
 
@@ -59,6 +59,15 @@ class Provider(abc.ABC):
         ``async with contextlib.aclosing(...)`` block) stops the request and frees its resources.
         Errors are :class:`~ttsstream.TTSStreamError` subclasses.
         """
+
+    @property
+    def expected_format(self) -> AudioFormat | None:
+        """The format the audio will probably have, known before any byte arrives (or None).
+
+        :func:`~ttsstream.speak` hands it to :meth:`Sink.prepare` so a device can be opened
+        while the request is in flight. A wrong guess costs nothing but that head start.
+        """
+        return None
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release what the provider holds (HTTP clients it created, loaded models)."""

@@ -30,8 +30,14 @@ Samples = npt.NDArray[np.generic]
 class Sink(abc.ABC):
     """Where decoded audio goes. Subclass it to send audio somewhere new."""
 
-    async def prepare(self) -> None:  # noqa: B027 - optional hook, no-op by default
-        """Do slow set-up that does not need the audio format yet. Optional."""
+    async def prepare(self, format: AudioFormat | None = None) -> None:  # noqa: B027
+        """Do slow set-up ahead of :meth:`open`, while the request is in flight. Optional.
+
+        ``format`` is the format the audio will probably have (the provider's
+        :attr:`~ttsstream.Provider.expected_format`), when known: a device may open its output
+        for it in advance, so the first sound is not delayed by opening it. ``open()`` with
+        another format still works.
+        """
 
     @abc.abstractmethod
     async def open(self, format: AudioFormat) -> None:

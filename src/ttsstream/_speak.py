@@ -137,11 +137,13 @@ async def play(
     sink: Sink,
     *,
     prepare: bool = True,
+    expected: AudioFormat | None = None,
     on_audio: Callable[[AudioChunk], None] | None = None,
 ) -> _Playback:
     """Pump ``chunks`` into ``sink`` and wait until they have been heard.
 
-    The sink's slow set-up (``prepare``) overlaps the wait for the first chunk. If the stream
+    The sink's slow set-up (``prepare``, told the ``expected`` format so a device can open
+    early) overlaps the wait for the first chunk. If the stream
     fails after audio arrived, that audio is still played, then the error is raised. If the
     caller is cancelled, the sink is aborted (silence within a block) and the stream closed.
     """
@@ -150,7 +152,9 @@ async def play(
     async with contextlib.aclosing(chunks):
         try:
             if prepare:
-                first, _ = await _concurrently(lambda: anext(chunks, None), sink.prepare)
+                first, _ = await _concurrently(
+                    lambda: anext(chunks, None), lambda: sink.prepare(expected)
+                )
             else:
                 first = await anext(chunks, None)
             if first is not None:
@@ -228,7 +232,12 @@ async def speak(
     try:
         progress = _Playback()
         for piece in split_for(provider, text):
-            done = await play(provider.stream(piece, stats=stats), sink, on_audio=on_audio)
+            done = await play(
+                provider.stream(piece, stats=stats),
+                sink,
+                expected=provider.expected_format,
+                on_audio=on_audio,
+            )
             progress.frames += done.frames
             progress.format = progress.format or done.format
             progress.first_audio = progress.first_audio or done.first_audio

@@ -295,7 +295,7 @@ class Speaker:
 
                 sink = await stack.enter_async_context(DeviceSink(device=self._device))
             self._sink = sink
-            await sink.prepare()
+            await sink.prepare(self._provider.expected_format)
             stack.push_async_callback(self._silence)
             self._tg = await stack.enter_async_context(anyio.create_task_group())
             self._tg.start_soon(self._player)

@@ -34,10 +34,10 @@ class TeeSink(Sink):
         #: The sinks audio goes to, in order.
         self.sinks: tuple[Sink, ...] = sinks
 
-    async def prepare(self) -> None:
+    async def prepare(self, format: AudioFormat | None = None) -> None:
         """Prepare every sink."""
         for sink in self.sinks:
-            await sink.prepare()
+            await sink.prepare(format)
 
     async def open(self, format: AudioFormat) -> None:
         """Open every sink; if one fails, the ones already opened are aborted."""
