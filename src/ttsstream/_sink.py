@@ -116,6 +116,7 @@ class MemorySink(Sink):
         self.aborted = False
         self.closed = False
         self._frames_this_utterance = 0
+        self._frames = 0
 
     async def open(self, format: AudioFormat) -> None:
         if self.format is not None and self.format != format and self.chunks:
@@ -127,8 +128,9 @@ class MemorySink(Sink):
     async def write(self, samples: Samples) -> None:
         if self.format is None:
             raise RuntimeError("write() before open()")
-        chunk = AudioChunk(samples, self.format, offset=self.frames)
+        chunk = AudioChunk(samples, self.format, offset=self._frames)
         self.chunks.append(chunk)
+        self._frames += chunk.frames
         self._frames_this_utterance += chunk.frames
 
     async def drain(self) -> None:
@@ -143,7 +145,7 @@ class MemorySink(Sink):
     @property
     def frames(self) -> int:
         """Frames received in total."""
-        return sum(c.frames for c in self.chunks)
+        return self._frames
 
     @property
     def frames_played(self) -> int:
