@@ -8,6 +8,8 @@ import time
 
 import numpy as np
 import numpy.typing as npt
+from _common import ROOT  # noqa: F401 - puts the repository on sys.path
+from tests.pulsed import parec_command
 
 Int16 = npt.NDArray[np.int16]
 
@@ -16,18 +18,7 @@ class Recorder:
     """``parec`` on the sink monitor, with the arrival time of every block it reads."""
 
     def __init__(self, sink: str = "ttsstream_test", rate: int = 24000) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "parec",
-                "--raw",
-                "--format=s16le",
-                f"--rate={rate}",
-                "--channels=1",
-                f"--device={sink}.monitor",
-                "--latency-msec=10",
-            ],
-            stdout=subprocess.PIPE,
-        )
+        self.proc = subprocess.Popen(parec_command(sink, rate), stdout=subprocess.PIPE)
         self.blocks: list[tuple[float, bytes]] = []
         self.thread = threading.Thread(target=self._read, daemon=True)
         self.thread.start()

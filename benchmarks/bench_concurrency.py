@@ -24,10 +24,10 @@ from typing import Any
 import anyio
 import httpx
 import numpy as np
+from _common import IMG, pyplot, save
 
 import ttsstream
 
-ROOT = Path(__file__).resolve().parent.parent
 RATE = 24000
 CHUNK = 4096
 CHUNK_SECONDS = CHUNK / 2 / RATE
@@ -115,13 +115,8 @@ async def trial(streams: int, seconds: float) -> dict[str, Any]:
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no plot)")
+    plt = pyplot()
+    if plt is None:
         return
     n = [r["streams"] for r in rows]
     fig, ax = plt.subplots(figsize=(6, 3.4))
@@ -132,9 +127,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_ylabel("chunk decoded after due (ms)")
     ax.set_yscale("log")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print(f"plot: {path.relative_to(ROOT)}")
+    save(fig, path)
 
 
 def main() -> None:
@@ -142,9 +135,7 @@ def main() -> None:
     parser.add_argument("--streams", type=int, nargs="*", default=[100, 250, 500, 750, 1000, 1500])
     parser.add_argument("--seconds", type=float, default=4.0)
     parser.add_argument("--json", type=Path)
-    parser.add_argument(
-        "--plot", type=Path, default=ROOT / "docs" / "img" / "bench_concurrency.png"
-    )
+    parser.add_argument("--plot", type=Path, default=IMG / "bench_concurrency.png")
     args = parser.parse_args()
     rows = []
     print(

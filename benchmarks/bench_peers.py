@@ -39,10 +39,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from _common import IMG, ROOT, pyplot, save
 from _recorder import Recorder
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 TEXT = "The quick brown fox jumps over the lazy dog while the band plays a happy tune."
 RATE = 24000
@@ -344,13 +342,8 @@ def print_table(rows: list[dict[str, Any]], args: argparse.Namespace, duration: 
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("(matplotlib not installed: no plot)")
+    plt = pyplot()
+    if plt is None:
         return
     names = [r["contender"] for r in rows]
     panels = [
@@ -366,9 +359,7 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         ax.bar(names, values, color=colors)
         ax.set_title(title, fontsize=10)
         ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    print(f"plot: {path.relative_to(ROOT)}")
+    save(fig, path)
 
 
 def main() -> None:
@@ -378,7 +369,7 @@ def main() -> None:
     parser.add_argument("--speedup", type=float, default=2.0)
     parser.add_argument("--only", nargs="*", choices=CONTENDERS)
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "img" / "bench_peers.png")
+    parser.add_argument("--plot", type=Path, default=IMG / "bench_peers.png")
     parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -22,7 +22,6 @@ import argparse
 import json
 import random
 import statistics
-import sys
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -32,12 +31,10 @@ from typing import Any
 import anyio
 import numpy as np
 import numpy.typing as npt
+from _common import IMG, pyplot, save
 from _recorder import Recorder
 
 import ttsstream
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the loopback server and PulseAudio daemon of the test suite
 
 RATE = 24000
 SENTENCES = [
@@ -125,7 +122,7 @@ def main() -> None:
     parser.add_argument("--ttfb", type=float, default=0.15)
     parser.add_argument("--seconds", type=float, default=1.2, help="audio per sentence")
     parser.add_argument("--json", type=Path)
-    parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "img" / "bench_speaker.png")
+    parser.add_argument("--plot", type=Path, default=IMG / "bench_speaker.png")
     args = parser.parse_args()
 
     from tests.httpfakes import streaming_wav
@@ -176,24 +173,15 @@ def main() -> None:
         f"p95 {pct(lat, 0.95):.1f} ms, max {max(lat):.1f} ms ({len(lat)} runs; includes the "
         "device's ~50 ms output latency)"
     )
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
+    plt = pyplot()
+    if plt is not None:
         fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
         data = [results["gaps_streamed"] or [0.0], results["gaps_sequential"] or [0.0]]
         axes[0].boxplot(data, tick_labels=["say_stream", "say() one by one"])
         axes[0].set_ylabel("silence between sentences (ms)")
         axes[1].hist(lat, bins=10, color="#2a7")
         axes[1].set_xlabel("interrupt() to silence at the sink (ms)")
-        fig.tight_layout()
-        args.plot.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(args.plot, dpi=110)
-        print(f"plot: {args.plot.relative_to(ROOT)}")
-    except ImportError:
-        print("(matplotlib not installed: no plot)")
+        save(fig, args.plot)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 

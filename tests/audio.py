@@ -15,6 +15,8 @@ import numpy.typing as npt
 from ttsstream import AudioFormat
 from ttsstream._sink import Sink
 
+from .pulsed import parec_command
+
 Int16 = npt.NDArray[np.int16]
 
 #: Odd chunk sizes, like HTTP hands them out; cycled over the source.
@@ -42,22 +44,12 @@ class PulseServer:
 
         Recording starts before the block (the sink is running by then) and goes on ``tail``
         seconds after it, so whatever was played inside the block is in :attr:`Recording.samples`.
-        A low-latency recorder also keeps the null sink at low latency: an idle null sink sleeps
-        up to 2 s before it notices a new stream.
         """
         rate = self.sinks[sink]
         rec = Recording(self.runtime / f"rec-{time.monotonic_ns()}.raw")
         with rec.path.open("wb") as out:
             proc = subprocess.Popen(
-                [
-                    "parec",
-                    "--raw",
-                    "--format=s16le",
-                    f"--rate={rate}",
-                    "--channels=1",
-                    f"--device={sink}.monitor",
-                    "--latency-msec=10",
-                ],
+                parec_command(sink, rate),
                 stdout=out,
                 stderr=subprocess.PIPE,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from .audio import PulseServer
-from .pulsed import SINKS, start_daemon, stop_daemon
+from .pulsed import SINKS, running_daemon
 
 REQUIRE_AUDIO = os.environ.get("TTSSTREAM_REQUIRE_AUDIO") == "1"
 
@@ -41,13 +42,11 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
             _unavailable(f"{tool} is not installed (apt-get install pulseaudio pulseaudio-utils)")
     # A short path: unix socket paths are limited to ~107 bytes.
     runtime = Path(tmp_path_factory.mktemp("pulse", numbered=True))
-    try:
-        pid = start_daemon(runtime)
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-        _unavailable(f"cannot start a PulseAudio daemon: {exc}")
-    old_server = os.environ.get("PULSE_SERVER")
-    os.environ["PULSE_SERVER"] = f"unix:{runtime / 'native'}"
-    try:
+    with contextlib.ExitStack() as stack:
+        try:
+            stack.enter_context(running_daemon(runtime))
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            _unavailable(f"cannot start a PulseAudio daemon: {exc}")
         # PortAudio lists devices when it is initialised; the ALSA "pulse" device is only there
         # if the daemon answers at that moment.
         imported_before = "sounddevice" in sys.modules
@@ -65,9 +64,3 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PulseServer]:
                 f"output devices: {names}"
             )
         yield PulseServer(runtime=runtime, sinks=dict(SINKS))
-    finally:
-        if old_server is None:
-            os.environ.pop("PULSE_SERVER", None)
-        else:
-            os.environ["PULSE_SERVER"] = old_server
-        stop_daemon(pid)

@@ -78,21 +78,46 @@ def stop_daemon(pid: int) -> None:
 
 
 @contextlib.contextmanager
-def private_pulse() -> Iterator[Path]:
-    """Run a private daemon while the block runs, with ``PULSE_SERVER`` pointing at it.
+def running_daemon(runtime: Path) -> Iterator[Path]:
+    """Run a daemon in ``runtime`` while the block runs, with ``PULSE_SERVER`` pointing at it.
 
-    Yields its runtime directory. Raises RuntimeError if the daemon cannot start.
+    Raises RuntimeError (or OSError) if the daemon cannot start.
     """
-    with tempfile.TemporaryDirectory(prefix="ttsstream-pulse-") as tmp:
-        runtime = Path(tmp)
-        pid = start_daemon(runtime)
-        old = os.environ.get("PULSE_SERVER")
-        os.environ["PULSE_SERVER"] = f"unix:{runtime / 'native'}"
-        try:
-            yield runtime
-        finally:
-            if old is None:
-                os.environ.pop("PULSE_SERVER", None)
-            else:
-                os.environ["PULSE_SERVER"] = old
-            stop_daemon(pid)
+    pid = start_daemon(runtime)
+    old = os.environ.get("PULSE_SERVER")
+    os.environ["PULSE_SERVER"] = f"unix:{runtime / 'native'}"
+    try:
+        yield runtime
+    finally:
+        if old is None:
+            os.environ.pop("PULSE_SERVER", None)
+        else:
+            os.environ["PULSE_SERVER"] = old
+        stop_daemon(pid)
+
+
+@contextlib.contextmanager
+def private_pulse() -> Iterator[Path]:
+    """:func:`running_daemon` in a temporary directory; yields that directory."""
+    with (
+        tempfile.TemporaryDirectory(prefix="ttsstream-pulse-") as tmp,
+        running_daemon(Path(tmp)) as runtime,
+    ):
+        yield runtime
+
+
+def parec_command(sink: str, rate: int) -> list[str]:
+    """``parec`` recording ``sink``'s monitor as raw s16le mono at ``rate``, 10 ms latency.
+
+    A low-latency recorder also keeps the null sink at low latency: an idle null sink sleeps
+    up to 2 s before it notices a new stream.
+    """
+    return [
+        "parec",
+        "--raw",
+        "--format=s16le",
+        f"--rate={rate}",
+        "--channels=1",
+        f"--device={sink}.monitor",
+        "--latency-msec=10",
+    ]
