@@ -71,6 +71,8 @@ class FakeProvider(Provider):
 class ClockSink(Sink):
     """Plays at ``speed`` times real time on a simulated clock; records what was 'heard'."""
 
+    realtime = True
+
     def __init__(self, speed: float = 10.0, capacity: int | None = None) -> None:
         self.speed = speed
         self.capacity = capacity

@@ -219,3 +219,76 @@ def test_speaker_outside_context_is_an_error() -> None:
     speaker = Speaker(FakeProvider(), sink=ClockSink())
     with pytest.raises(RuntimeError, match="async with"):
         speaker.enqueue("x")
+
+
+async def test_an_utterance_without_audio_at_the_end_still_lets_the_speaker_go_idle() -> None:
+    provider, sink = FakeProvider(fail={"Dead.": 0}), ClockSink(speed=20)
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            first = speaker.enqueue("Hello there.")
+            dead = speaker.enqueue("Dead.")
+            empty = speaker.enqueue("   ")
+            assert (await first).state is UtteranceState.DONE
+            with pytest.raises(ttsstream.TTSStreamError):
+                await dead
+            assert (await empty).state is UtteranceState.DONE
+            await speaker.wait_idle()
+    assert sink.calls.count("drain") == 1  # the output was drained once the queue ran empty
+
+
+async def test_a_waiting_wait_idle_is_woken_even_if_more_was_queued_meanwhile() -> None:
+    provider, sink = FakeProvider(), ClockSink(speed=20)
+    woken = anyio.Event()
+    async with Speaker(provider, sink=sink) as speaker:
+        speaker.enqueue("First one.")
+
+        async def waiter() -> None:
+            await speaker.wait_idle()
+            woken.set()
+
+        with anyio.fail_after(LIMIT):
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(waiter)
+                await anyio.sleep(0.01)
+                speaker.enqueue("Second one.")
+                await woken.wait()
+    assert [u.state for u in speaker.history] == [UtteranceState.DONE] * 2
+
+
+async def test_cancelling_the_next_utterance_before_it_is_heard_drops_only_it() -> None:
+    provider, sink = FakeProvider(first_delay=0.2), ClockSink(speed=20)
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            a = speaker.enqueue("First, still being fetched.")
+            b = speaker.enqueue("Second, still spoken.")
+            await anyio.sleep(0.05)
+            a.cancel()
+            assert (await a).state is UtteranceState.CANCELLED
+            assert (await b).state is UtteranceState.DONE
+    np.testing.assert_array_equal(sink.heard_audio(), audio_for("Second, still spoken."))
+
+
+async def test_cancelling_a_queued_utterance_leaves_the_one_playing_alone() -> None:
+    provider, sink = FakeProvider(delay=0.01), ClockSink(speed=1)
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            a = speaker.enqueue("A sentence that is playing now.")
+            b = speaker.enqueue("Queued behind it.")
+            while sink.frames_played == 0:
+                await anyio.sleep(0.005)
+            b.cancel()
+            assert (await a).state is UtteranceState.DONE
+            assert (await b).state is UtteranceState.CANCELLED
+    np.testing.assert_array_equal(sink.heard_audio(), audio_for("A sentence that is playing now."))
+
+
+async def test_a_sink_that_is_not_real_time_is_never_waited_for() -> None:
+    class InstantSink(ttsstream.MemorySink):
+        @property
+        def frames_played(self) -> int:
+            return 0  # reports no progress, like a custom sink that does not track it
+
+    sink = InstantSink()
+    async with Speaker(FakeProvider(), sink=sink) as speaker:
+        with anyio.fail_after(1):  # 3 s of audio: must not take 3 s
+            await speaker.say("x" * 300)

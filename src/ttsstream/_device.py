@@ -173,6 +173,8 @@ class DeviceSink(Sink):
     even with another format, reuses it. Always ``aclose()`` (or use ``async with``).
     """
 
+    realtime = True
+
     def __init__(
         self,
         device: int | str | None = None,

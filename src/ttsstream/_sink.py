@@ -30,6 +30,10 @@ Samples = npt.NDArray[np.generic]
 class Sink(abc.ABC):
     """Where decoded audio goes. Subclass it to send audio somewhere new."""
 
+    #: Whether the sink plays at the pace of a clock (a sound device) rather than taking audio
+    #: as fast as it comes. Real-time sinks report progress through :attr:`frames_played`.
+    realtime: bool = False
+
     async def prepare(self, format: AudioFormat | None = None) -> None:  # noqa: B027
         """Do slow set-up ahead of :meth:`open`, while the request is in flight. Optional.
 

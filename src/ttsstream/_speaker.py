@@ -173,6 +173,7 @@ class _Job:
     start_frame: int | None = None  # position in the sink's frame counter where it starts
     end_frame: int | None = None
     underruns_at_start: int = 0
+    cancel_requested: bool = False
 
 
 class UtteranceHandle:
@@ -347,7 +348,8 @@ class Speaker:
         job = _Job(utterance, split_for(self.provider, text), send, receive)
         self._pending.append(job)
         self._history.append(utterance)
-        self._idle = anyio.Event()
+        if self._idle.is_set():  # a wait_idle() already waiting keeps its event
+            self._idle = anyio.Event()
         self._schedule_fetches()
         self._wake_player.set()
         return UtteranceHandle(self, job)
@@ -509,7 +511,7 @@ class Speaker:
     def _schedule_fetches(self) -> None:
         assert self._tg is not None
         for job in list(self._pending)[: 1 + self.lookahead]:
-            if not job.fetching:
+            if not job.fetching and not job.cancel_requested:
                 job.fetching = True
                 job.fetch_scope = anyio.CancelScope()
                 self._tg.start_soon(self._fetch, job)
@@ -538,6 +540,14 @@ class Speaker:
                     job.utterance.error = exc
 
     def _cancel_job(self, job: _Job) -> None:
+        if job is self._current and job.start_frame is None:
+            # Next in line but not heard yet: stop its request; the player then skips it.
+            job.cancel_requested = True
+            if job.fetch_scope is not None:
+                job.fetch_scope.cancel()
+            else:
+                job.send.close()
+            return
         if job is self._current or job in self._written:
             self.interrupt()
             return
@@ -601,14 +611,16 @@ class Speaker:
         self._current = None
         self._schedule_fetches()
         if job.start_frame is None:
-            # No audio at all: failed before the first byte, or had nothing to say.
-            if u.error is not None:
+            # No audio at all: cancelled, failed before the first byte, or nothing to say.
+            if job.cancel_requested:
+                self._settle(job, UtteranceState.CANCELLED)
+            elif u.error is not None:
                 self._settle(job, UtteranceState.FAILED, u.error)
             else:
                 self._settle(job, UtteranceState.DONE)
-            return
-        self._written.append(job)
-        self._wake_monitor.set()
+        else:
+            self._written.append(job)
+            self._wake_monitor.set()
         if not self._pending and self._session_format is not None:
             await self._linger()
         if not self._pending and self._session_format is not None:
@@ -624,6 +636,8 @@ class Speaker:
         """
         fmt = self._session_format
         assert fmt is not None
+        if not self.sink.realtime:
+            return
         buffered = fmt.duration(self._session_frames - self.sink.frames_sent)
         deadline = time.monotonic() + buffered - _LINGER_MARGIN
         while not self._pending and (left := deadline - time.monotonic()) > 0:

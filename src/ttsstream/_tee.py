@@ -34,6 +34,11 @@ class TeeSink(Sink):
         #: The sinks audio goes to, in order.
         self.sinks: tuple[Sink, ...] = sinks
 
+    @property
+    def realtime(self) -> bool:  # type: ignore[override]
+        """True if any of the sinks plays in real time."""
+        return any(sink.realtime for sink in self.sinks)
+
     async def prepare(self, format: AudioFormat | None = None) -> None:
         """Prepare every sink."""
         for sink in self.sinks:
