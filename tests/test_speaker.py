@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import time
+from collections.abc import AsyncIterator
 
 import anyio
 import numpy as np
@@ -292,3 +294,28 @@ async def test_a_sink_that_is_not_real_time_is_never_waited_for() -> None:
     async with Speaker(FakeProvider(), sink=sink) as speaker:
         with anyio.fail_after(1):  # 3 s of audio: must not take 3 s
             await speaker.say("x" * 300)
+
+
+async def test_a_stall_speaks_the_complete_sentence_the_markdown_cleaner_holds() -> None:
+    async def deltas() -> AsyncIterator[str]:
+        yield "Let me check"
+        yield " that for **you**."
+        await anyio.sleep(1.0)  # the LLM pauses (a tool call) after a complete sentence
+        yield " Found it."
+
+    started: list[tuple[str, float]] = []
+    t0 = time.monotonic()
+    async with Speaker(
+        FakeProvider(),
+        sink=ClockSink(speed=20),
+        stall_timeout=0.2,
+        on_event=lambda e: (
+            started.append((e.utterance.text, time.monotonic() - t0))
+            if e.kind == "started"
+            else None
+        ),
+    ) as speaker:
+        with anyio.fail_after(LIMIT):
+            await speaker.say_stream(deltas())
+    assert [text for text, _ in started] == ["Let me check that for you.", "Found it."]
+    assert started[0][1] < 0.8  # during the pause, not after it

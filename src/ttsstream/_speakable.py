@@ -88,7 +88,7 @@ class SpeakableFilter:
         return self._process(piece)
 
     def flush(self) -> str:
-        """End of text: return the rest."""
+        """End of text, or the text stalled: return what is held. Feeding may go on after."""
         piece, self._buf = self._buf, ""
         return self._process(piece)
 

@@ -398,6 +398,8 @@ class Speaker:
                         except anyio.EndOfStream:
                             break
                     if stalled.cancelled_caught:
+                        # Release the word the cleaner holds too ("you." waits for a space).
+                        emit(splitter.feed(cleaner.flush()))
                         emit(splitter.flush_clause())
                         continue
                     emit(splitter.feed(cleaner.feed(delta)))
