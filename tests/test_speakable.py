@@ -22,7 +22,19 @@ CASES = [
     ("Go to https://www.python.org/downloads/. Then run it.", "Go to python.org. Then run it."),
     ("Autolink <https://example.org/a> here", "Autolink example.org here"),
     ("Keep snake_case and _drop_ this", "Keep snake_case and drop this"),
-    ("Line<br>break", "Linebreak"),
+    ("Line<br>break", "Line break"),
+    ("Line one<br />Line two", "Line one Line two"),
+    ('A <a href="https://x.org">link</a> here', "A  link  here"),
+    ("a <b and c> d", "a <b and c> d"),
+    ("> ```python\n> print(1)\n> ```\n\nThe answer is 42.\n", "\nThe answer is 42.\n"),
+    ("- ```\n  code here\n  ```\n- Next item\nFinal words.", "Next item\nFinal words."),
+    ("    ```bash\n    ls\n    ```\nDone", "Done"),
+    (
+        "\u8bf7\u770b https://example.com/docs\uff0c\u8fd9\u662f\u6587\u6863\u3002",
+        "\u8bf7\u770b example.com\uff0c\u8fd9\u662f\u6587\u6863\u3002",
+    ),
+    ("Bad <http://[oops> URL", "Bad <http://[oops> URL"),  # no crash, and said as it is
+    ("[![i](x.png)# [link](http://a.b/c) ", "[# link "),
     ("a < b and b > c", "a < b and b > c"),
     ("Great job \U0001f44d\U0001f3fd! \u2764\ufe0f Thanks", "Great job !  Thanks"),
     ("Flags \U0001f1eb\U0001f1f7 go", "Flags  go"),
@@ -101,7 +113,8 @@ _ATOMS = st.sampled_from(
         "word", "Word", " ", " ", "\n", "**", "*", "_", "__", "`", "```", "~~", "# ", "## ",
         "- ", "1. ", "> ", "[", "]", "(", ")", "[link](http://a.b/c)", "![i](x.png)",
         "https://www.ex.org/p", "<br>", "|", "---", "\U0001f600", "\ufe0f", ".", ",", "[ ] ",
-        "snake_case",
+        "snake_case", "<br />", '<a href="x">', "</a>", "<b", "\uff0c", "    ", "- ```",
+        "> ```", "a <b",
     ]
 )  # fmt: skip
 

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import re
 from typing import Literal
-from urllib.parse import urlsplit
 
 __all__ = ["SpeakableFilter", "speakable"]
 
 CodeBlocks = Literal["skip", "read"]
 
-_FENCE = re.compile(r"[ \t]{0,3}(```|~~~)")
+_FENCE = re.compile(r"```|~~~")
 _HEADING = re.compile(r"#{1,6}(?=\s)\s*")
 _QUOTE = re.compile(r"(?:>[ \t]?)+")
 _RULE = re.compile(r"([-*_])\1{2,}(?=\s|$)")
@@ -25,10 +24,21 @@ _BULLET = re.compile(r"(?:[-*+]|\d{1,3}[.)])[ \t]+")
 _CHECKBOX = re.compile(r"\[[ xX]\][ \t]+")
 _TABLE_RULE = re.compile(r"\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)*\|?[ \t]*")
 _IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)")
-_LINK = re.compile(r"\[([^\]\n]*)\]\([^)\n]*\)")
+_LINK = re.compile(r"\[([^\[\]\n]*)\]\([^)\n]*\)")
 _AUTOLINK = re.compile(r"<(https?://[^>\s]+)>")
-_URL = re.compile(r"\bhttps?://[^\s<>()\[\]]*[^\s<>()\[\].,;:!?'\"]")
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*\s*/?>")
+# A URL ends at whitespace, brackets, or CJK and full-width punctuation; trailing punctuation
+# belongs to the sentence.
+_URL = re.compile(
+    "\\bhttps?://[^\\s<>()\\[\\]\u3000-\u303f\uff00-\uffef]*"
+    "[^\\s<>()\\[\\].,;:!?'\"\u3000-\u303f\uff00-\uffef]"
+)
+_HOST = re.compile(r"https?://(?:[^@/?#\s]*@)?\[?([^/?#:\]\s]+)")
+# HTML tags as LLMs write them: <br>, <br />, <sup>, <a href="...">; attributes are name=value,
+# so "a <b and c> d" is not a tag.
+_TAG = re.compile(
+    r"</?[A-Za-z][A-Za-z0-9]*(?:\s+[A-Za-z-]+=(?:\"[^\"\n]*\"|'[^'\n]*'|[^\s>]+))*\s*/?>"
+)
+_TAG_START = re.compile(r"</?[A-Za-z]")
 _MARKERS = re.compile(r"\*+|~~|`+")
 _EMOJI = re.compile(
     "["
@@ -103,12 +113,9 @@ class SpeakableFilter:
             last_line = buf.rfind("\n") + 1
             if buf[last_line:].lstrip(" \t").startswith("|") and cut > last_line:
                 cut = last_line  # a table row is held whole: "| --- | --- |" is not speech
-        start = buf.find("[", line, cut)
-        while start != -1:
-            end = _link_end(buf, start)
-            if end is None or end > cut:  # unfinished, or the cut would split it
-                return start if cut - start < _MAX_LINK_HOLD else cut
-            start = buf.find("[", max(end, start + 1), cut)
+        # Moving the cut back to the word before a held construct may split an earlier one.
+        while (held := _held(buf, line, cut)) is not None and held < cut:
+            cut = held
         return cut
 
     def _process(self, piece: str) -> str:
@@ -134,17 +141,17 @@ class SpeakableFilter:
         if self._line_start:
             if not seg.strip() and not newline:
                 return ""  # indentation only so far: the line's first word is still to come
-            if _FENCE.match(seg):
+            body = _strip_line_markup(seg)
+            if _FENCE.match(body):  # also inside a quote or a list item: "> ```", "- ```"
                 self._in_code = not self._in_code
                 self._skip_line = True
                 self._line_start = False
                 return ""
-            if self._in_code:
-                self._line_start = False
-                return seg if self.code_blocks == "read" else ""
-            seg = _strip_line_markup(seg)
             # Only markers so far ("- " of "- [ ] task"): the next piece still starts the line.
-            self._line_start = not seg.strip() and not newline
+            self._line_start = not body.strip() and not newline
+            if self._in_code:
+                return body if self.code_blocks == "read" else ""
+            seg = body
             if seg.startswith("|"):
                 self._table_row = True
                 seg = seg[1:]
@@ -157,7 +164,7 @@ class SpeakableFilter:
         seg = _LINK.sub(r"\1", seg)
         seg = _AUTOLINK.sub(lambda m: _host(m.group(1)), seg)
         seg = _URL.sub(lambda m: _host(m.group(0)), seg)
-        seg = _TAG.sub("", seg)
+        seg = _TAG.sub(" ", seg)
         seg = _MARKERS.sub("", seg)
         if "_" in seg:
             seg = _strip_underscores(seg, prev)
@@ -184,10 +191,40 @@ def _strip_line_markup(seg: str) -> str:
     return body
 
 
+def _held(buf: str, line: int, cut: int) -> int | None:
+    """Where to cut instead, if ``cut`` would split a link or a tag (or one is unfinished)."""
+    first: int | None = None
+    # An unfinished tag ("<br " before its "/>") is held like an unfinished link.
+    for m in _TAG_START.finditer(buf, line, cut):
+        close, newline = buf.find(">", m.start()), buf.find("\n", m.start())
+        unfinished = close == -1 and newline == -1
+        split = close != -1 and (newline == -1 or close < newline) and close >= cut
+        if (unfinished or split) and cut - m.start() < _MAX_LINK_HOLD:
+            first = m.start()
+            break
+    start = buf.find("[", line, cut)
+    while start != -1 and (first is None or start < first):
+        end = _link_end(buf, start)
+        if end is None or end > cut:  # unfinished, or the cut would split it
+            if cut - start < _MAX_LINK_HOLD:
+                first = start
+            break
+        start = buf.find("[", max(end, start + 1), cut)
+    return None if first is None else _word_start(buf, first)
+
+
+def _word_start(buf: str, i: int) -> int:
+    """Where the word holding ``buf[i]`` starts: pieces end at whitespace, never mid-word."""
+    return max(buf.rfind(" ", 0, i), buf.rfind("\n", 0, i), buf.rfind("\t", 0, i)) + 1
+
+
 def _link_end(buf: str, start: int) -> int | None:
     """End of the link-like construct starting with ``[`` at ``start``; None if unfinished."""
     close = buf.find("]", start)
     newline = buf.find("\n", start)
+    inner = buf.find("[", start + 1)
+    if inner != -1 and (close == -1 or inner < close):
+        return start + 1  # "[a [b](c)": only the inner bracket can open a link
     if close == -1 or (newline != -1 and newline < close):
         return start + 1 if newline != -1 else None
     if close + 1 == len(buf):
@@ -215,5 +252,6 @@ def _strip_underscores(seg: str, prev: str) -> str:
 
 
 def _host(url: str) -> str:
-    host = urlsplit(url).hostname or url
+    m = _HOST.match(url)
+    host = m.group(1).lower() if m else url
     return host.removeprefix("www.")
