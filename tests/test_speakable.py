@@ -33,7 +33,7 @@ CASES = [
         "\u8bf7\u770b https://example.com/docs\uff0c\u8fd9\u662f\u6587\u6863\u3002",
         "\u8bf7\u770b example.com\uff0c\u8fd9\u662f\u6587\u6863\u3002",
     ),
-    ("Bad <http://[oops> URL", "Bad <http://[oops> URL"),  # no crash, and said as it is
+    ("Bad <http://[oops> URL", "Bad oops URL"),  # malformed: no crash
     ("[![i](x.png)# [link](http://a.b/c) ", "[# link "),
     ("a < b and b > c", "a < b and b > c"),
     ("Great job \U0001f44d\U0001f3fd! \u2764\ufe0f Thanks", "Great job !  Thanks"),
