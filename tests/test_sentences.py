@@ -72,7 +72,7 @@ def test_sentences_are_released_as_soon_as_the_next_word_starts() -> None:
     assert splitter.feed("Hello there.") == []  # "3.5"? "Dr."? not known yet
     assert splitter.feed(" ") == []
     assert splitter.feed("H") == ["Hello there."]
-    assert splitter.pending == " H"
+    assert splitter.pending == "H"
 
 
 def test_decimal_is_not_cut_while_waiting_for_its_digits() -> None:
@@ -127,7 +127,7 @@ def test_flush_clause_releases_up_to_the_last_clause_mark() -> None:
     splitter = SentenceSplitter()
     assert splitter.feed("Well, I think, that") == []
     assert splitter.flush_clause() == ["Well, I think,"]
-    assert splitter.pending == " that"
+    assert splitter.pending == "that"
     assert splitter.flush_clause() == []
     assert splitter.feed(" is right.") == []
     assert splitter.flush_clause() == ["that is right."]
@@ -140,6 +140,23 @@ def test_flush_clause_releases_a_sentence_waiting_for_its_next_word() -> None:
     assert splitter.flush_clause() == ["Done."]
 
 
+def test_a_glued_capital_at_the_very_end_is_not_a_sentence() -> None:
+    assert whole("I live in the U.S.A") == ["I live in the U.S.A"]
+    assert whole("Try Node.J") == ["Try Node.J"]
+
+
+def test_endless_punctuation_or_space_is_not_held_whole() -> None:
+    splitter = SentenceSplitter()
+    out: list[str] = []
+    for ch in "Hi." + " " * 5000 + "." * 5000 + "Bye":
+        out += splitter.feed(ch)
+        assert len(splitter.pending) < 200
+    out += splitter.flush()
+    assert out[0] == "Hi."
+    assert out[1:] == [out[-1]]
+    assert out[-1].endswith("...Bye")  # the dots are cut off in runs; the words all come out
+
+
 def test_invalid_limit() -> None:
     with pytest.raises(ValueError, match="max_chars"):
         SentenceSplitter(max_chars=1)
@@ -150,7 +167,8 @@ _ATOMS = st.sampled_from(
     [
         "Hello", "world", "Dr.", "e.g.", "U.S.", "3.5", "1,000", "etc.", "...", "\u2026", ".",
         "!", "?", "?!", ",", ";", ":", " \u2014 ", '"', "'", ")", "(", " ", " ", " ", "\n",
-        "\n\n", "- ", "1. ", "one.Two", "https://x.org/a.b", "A", "b", "\u3002",
+        "\n\n", "- ", "1. ", "one.Two", "https://x.org/a.b", "A", "b", "\u3002", "." * 70,
+        " " * 70,
     ]
 )  # fmt: skip
 

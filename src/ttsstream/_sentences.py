@@ -13,6 +13,8 @@ from __future__ import annotations
 __all__ = ["SentenceSplitter"]
 
 _TERMINATORS = frozenset(".!?\u2026\u3002\uff01\uff1f")  # ... and CJK full stops
+# Longest run of punctuation or spaces looked at after a terminator: past it, the run is cut.
+_RUN_LIMIT = 64
 _CJK_TERMINATORS = frozenset("\u3002\uff01\uff1f")
 _CLOSERS = frozenset("\"')]}\u00bb\u201d\u2019")
 _CLAUSE_MARKS = frozenset(",;:")
@@ -70,6 +72,8 @@ class SentenceSplitter:
     def feed(self, text: str) -> list[str]:
         """Add ``text``; return the sentences it completed (possibly none)."""
         self._buf += text
+        if self._buf.isspace():
+            self._buf = ""  # nothing to say yet; leading space never matters
         out: list[str] = []
         while (cut := self._next_cut(final=False)) is not None:
             self._release(cut, out)
@@ -102,7 +106,7 @@ class SentenceSplitter:
         return out
 
     def _release(self, cut: int, out: list[str]) -> None:
-        piece, self._buf = self._buf[:cut].strip(), self._buf[cut:]
+        piece, self._buf = self._buf[:cut].strip(), self._buf[cut:].lstrip()
         self._scanned = 0
         if any(ch.isalnum() for ch in piece):
             out.append(piece)
@@ -146,10 +150,12 @@ def _sentence_end(buf: str, start: int, i: int, final: bool) -> int | bool | Non
     """Does the terminator at ``buf[i]`` end a sentence? The end index, False, or None (wait)."""
     n = len(buf)
     j = i
-    while j < n and buf[j] in _TERMINATORS:
+    while j < n and buf[j] in _TERMINATORS and j - i < _RUN_LIMIT:
         j += 1
-    while j < n and buf[j] in _CLOSERS:
+    while j < n and buf[j] in _CLOSERS and j - i < _RUN_LIMIT:
         j += 1
+    if j - i >= _RUN_LIMIT:
+        return j  # an endless run of punctuation: cut it here (and keep the cost linear)
     if j == n:
         return j if final else None
     nxt = buf[j]
@@ -158,10 +164,12 @@ def _sentence_end(buf: str, start: int, i: int, final: bool) -> int | bool | Non
         return j  # CJK text puts no space after a full stop
     if nxt.isspace():
         k = j
-        while k < n and buf[k].isspace():
+        while k < n and buf[k].isspace() and k - j < _RUN_LIMIT:
             if buf[k] == "\n":
                 break
             k += 1
+        if k - j >= _RUN_LIMIT:
+            return j
         if k == n:
             return j if final else None
         if buf[k] != "\n" and buf[k].islower():
@@ -170,9 +178,9 @@ def _sentence_end(buf: str, start: int, i: int, final: bool) -> int | bool | Non
             return False
         return j
     if run == "." and nxt.isupper():
-        # "one.Two": a word glued to the next sentence, but not "U.S.A" or "example.Com".
+        # "one.Two": a word glued to a capitalized word ("U.S.A" and "Node.JS" are not).
         if j + 1 == n:
-            return j if final else None
+            return False if final else None
         word = _word_before(buf, start, i)
         if len(word) >= 2 and word.isalpha() and buf[j + 1].islower():
             return j
