@@ -253,6 +253,42 @@ async def test_cancelling_mid_text_stops_and_the_next_request_works(piper: Piper
     assert len(speech(again)) == 1
 
 
+@pytest.mark.piper
+@pytest.mark.anyio
+async def test_an_abandoned_request_synthesizes_nothing_more(
+    piper: Piper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await piper.load()
+    voice = piper._voice
+    calls: list[int] = []
+    real = voice.phoneme_ids_to_audio
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(voice, "phoneme_ids_to_audio", counted)
+    first = anyio.Event()
+
+    async def listen(text: str) -> None:
+        async with contextlib.aclosing(piper.stream(text)) as chunks:
+            async for _ in chunks:
+                first.set()
+
+    # Three requests in flight, as a Speaker prefetches: one synthesizing, two waiting.
+    with anyio.fail_after(20):
+        async with anyio.create_task_group() as tg:
+            for n in range(3):
+                tg.start_soon(listen, f"Request {n} has a first sentence. And a second one.")
+            await first.wait()
+            tg.cancel_scope.cancel()  # the listener interrupted
+        at_cancel = len(calls)
+        await collect(piper, "Next.")
+    # After the cancel: at most the sentence being computed, then "Next."; the requests that
+    # were waiting for the engine synthesize nothing.
+    assert len(calls) - at_cancel <= 2
+
+
 # -- configuration --------------------------------------------------------------------------
 
 

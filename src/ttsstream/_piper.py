@@ -134,41 +134,47 @@ class Piper(Provider):
         stats.request_sent = time.monotonic()
         sentences: Iterator[Any] | None = None
         lock = self._synth_lock
+        stopped = threading.Event()
 
         def next_sentence() -> Any:
             nonlocal sentences
             with lock:
+                if stopped.is_set():  # abandoned: leave the engine to the next request
+                    return None
                 if sentences is None:
                     sentences = iter(voice.synthesize(text, config))
                 return next(sentences, None)
 
-        offset = 0
-        while True:
-            # Abandoning the thread on cancellation makes interruption immediate; the sentence
-            # being computed finishes in the background and the lock keeps it from overlapping
-            # the next request.
-            try:
-                piece = await anyio.to_thread.run_sync(next_sentence, abandon_on_cancel=True)
-            except Exception as exc:
-                raise TTSStreamError(
-                    f"Piper failed to synthesize speech with voice {self.voice}: {exc}"
-                ) from exc
-            if piece is None:
-                break
-            samples = np.asarray(piece.audio_int16_array, dtype=np.int16).reshape(-1, 1)
-            fmt = AudioFormat(sample_rate=int(piece.sample_rate), channels=1, dtype="int16")
-            if offset and self.sentence_silence > 0:
-                gap = np.zeros((fmt.frames(self.sentence_silence), 1), np.int16)
-                stats.bytes_received += gap.nbytes
-                stats.frames += len(gap)
-                yield AudioChunk(gap, fmt, offset=offset)
-                offset += len(gap)
-            if stats.first_byte is None:
-                stats.first_byte = time.monotonic()
-            stats.bytes_received += samples.nbytes
-            stats.frames += len(samples)
-            yield AudioChunk(samples, fmt, offset=offset)
-            offset += len(samples)
+        try:
+            offset = 0
+            while True:
+                # Abandoning the thread on cancellation makes interruption immediate: the
+                # sentence being computed finishes in the background, none after it (stopped),
+                # and the lock keeps it from overlapping the next request.
+                try:
+                    piece = await anyio.to_thread.run_sync(next_sentence, abandon_on_cancel=True)
+                except Exception as exc:
+                    raise TTSStreamError(
+                        f"Piper failed to synthesize speech with voice {self.voice}: {exc}"
+                    ) from exc
+                if piece is None:
+                    break
+                samples = np.asarray(piece.audio_int16_array, dtype=np.int16).reshape(-1, 1)
+                fmt = AudioFormat(sample_rate=int(piece.sample_rate), channels=1, dtype="int16")
+                if offset and self.sentence_silence > 0:
+                    gap = np.zeros((fmt.frames(self.sentence_silence), 1), np.int16)
+                    stats.bytes_received += gap.nbytes
+                    stats.frames += len(gap)
+                    yield AudioChunk(gap, fmt, offset=offset)
+                    offset += len(gap)
+                if stats.first_byte is None:
+                    stats.first_byte = time.monotonic()
+                stats.bytes_received += samples.nbytes
+                stats.frames += len(samples)
+                yield AudioChunk(samples, fmt, offset=offset)
+                offset += len(samples)
+        finally:
+            stopped.set()
 
     async def aclose(self) -> None:
         """Forget the loaded model (it is loaded again if the provider is used again)."""
