@@ -358,6 +358,16 @@ async def test_unknown_speaker_name_is_refused(
 
 @pytest.mark.piper
 @pytest.mark.anyio
+async def test_a_speaker_id_the_voice_does_not_have_is_refused(
+    piper: Piper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configured(piper, monkeypatch, speaker=3)
+    with pytest.raises(ConfigurationError, match="speaker must be in 0..0, got 3"):
+        await collect(piper, "Hello.")
+
+
+@pytest.mark.piper
+@pytest.mark.anyio
 async def test_engine_failure_is_a_ttsstream_error(
     piper: Piper, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -110,6 +110,12 @@ class Piper(Provider):
         speaker_id: int | None
         if self.speaker is None or isinstance(self.speaker, int):
             speaker_id = self.speaker
+            count = int(voice.config.num_speakers)
+            if speaker_id is not None and not 0 <= speaker_id < max(count, 1):
+                raise ConfigurationError(
+                    f"voice {self.voice} has {count} speaker(s): speaker must be in "
+                    f"0..{max(count, 1) - 1}, got {speaker_id}"
+                )
         else:
             speakers: dict[str, int] = dict(voice.config.speaker_id_map)
             if self.speaker not in speakers:

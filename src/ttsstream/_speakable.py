@@ -111,7 +111,8 @@ class SpeakableFilter:
         line = buf.rfind("\n", 0, cut) + 1
         if self._line_start or line:
             last_line = buf.rfind("\n") + 1
-            if buf[last_line:].lstrip(" \t").startswith("|") and cut > last_line:
+            row = buf[last_line:]
+            if row.lstrip(" \t").startswith("|") and cut > last_line and len(row) < _MAX_WORD_HOLD:
                 cut = last_line  # a table row is held whole: "| --- | --- |" is not speech
         # Moving the cut back to the word before a held construct may split an earlier one.
         while (held := _held(buf, line, cut)) is not None and held < cut:
