@@ -362,7 +362,7 @@ async def test_a_speaker_id_the_voice_does_not_have_is_refused(
     piper: Piper, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     configured(piper, monkeypatch, speaker=3)
-    with pytest.raises(ConfigurationError, match="speaker must be in 0..0, got 3"):
+    with pytest.raises(ConfigurationError, match=r"speaker must be in 0\.\.0, got 3"):
         await collect(piper, "Hello.")
 
 
