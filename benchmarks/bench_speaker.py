@@ -19,6 +19,7 @@ with the arrival time of every block.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import random
 import statistics
@@ -70,45 +71,47 @@ def zero_runs(samples: npt.NDArray[np.int16]) -> list[int]:
     return [int(s - 1) for s in steps if s > 1]
 
 
-async def gaps_once(url: str, streamed: bool) -> list[float]:
+@contextlib.asynccontextmanager
+async def recorded_speaker(
+    url: str, recording: dict[str, Any]
+) -> AsyncIterator[tuple[ttsstream.Speaker, ttsstream.DeviceSink]]:
+    """A Speaker on the ``pulse`` device while the sink is recorded; fills ``recording``."""
     provider = ttsstream.OpenAI(api_key="sk-bench", base_url=url)
     sink = ttsstream.DeviceSink("pulse")
     recorder = Recorder()
     await anyio.sleep(0.3)
     try:
         async with ttsstream.Speaker(provider, sink=sink) as speaker:
-            if streamed:
-                await speaker.say_stream(llm(" ".join(SENTENCES)))
-            else:
-                for sentence in SENTENCES:
-                    await speaker.say(sentence)
+            yield speaker, sink
     finally:
         await sink.aclose()
         await anyio.sleep(0.3)
-        capture, _ = recorder.stop()
+        recording["samples"], recording["times"] = recorder.stop()
+
+
+async def gaps_once(url: str, streamed: bool) -> list[float]:
+    recording: dict[str, Any] = {}
+    async with recorded_speaker(url, recording) as (speaker, _):
+        if streamed:
+            await speaker.say_stream(llm(" ".join(SENTENCES)))
+        else:
+            for sentence in SENTENCES:
+                await speaker.say(sentence)
     # Between sentences only: the stream starts and ends in silence anyway.
-    return [1000 * n / RATE for n in zero_runs(capture)]
+    return [1000 * n / RATE for n in zero_runs(recording["samples"])]
 
 
 async def interrupt_once(url: str, rng: random.Random) -> float:
-    provider = ttsstream.OpenAI(api_key="sk-bench", base_url=url)
-    sink = ttsstream.DeviceSink("pulse")
-    recorder = Recorder()
-    await anyio.sleep(0.3)
-    try:
-        async with ttsstream.Speaker(provider, sink=sink) as speaker:
-            speaker.enqueue("A long sentence that will be cut off somewhere in the middle.")
-            while sink.frames_played == 0:  # noqa: ASYNC110 - polls the device clock
-                await anyio.sleep(0.005)
-            await anyio.sleep(rng.uniform(0.3, 1.5))
-            called = time.monotonic()
-            await speaker.stop()
-    finally:
-        await sink.aclose()
-        await anyio.sleep(0.3)
-        capture, times = recorder.stop()
-    last = int(np.flatnonzero(capture)[-1])
-    return 1000 * (float(times[last]) - called)
+    recording: dict[str, Any] = {}
+    async with recorded_speaker(url, recording) as (speaker, sink):
+        speaker.enqueue("A long sentence that will be cut off somewhere in the middle.")
+        while sink.frames_played == 0:  # noqa: ASYNC110 - polls the device clock
+            await anyio.sleep(0.005)
+        await anyio.sleep(rng.uniform(0.3, 1.5))
+        called = time.monotonic()
+        await speaker.stop()
+    last = int(np.flatnonzero(recording["samples"])[-1])
+    return 1000 * (float(recording["times"][last]) - called)
 
 
 def pct(values: list[float], q: float) -> float:

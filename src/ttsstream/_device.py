@@ -353,9 +353,9 @@ class DeviceSink(Sink):
         await self.prepare()
         converter: Converter | None = None
         warm, self._warm_format = self._warm_format, None
-        if warm is not None and warm != format:
-            pass  # opened ahead for a format that did not come: reopen for this one
-        elif self._stream is not None and self._error is None and self._stream_format is not None:
+        # A stream opened ahead for a format that did not come is reopened for this one.
+        reusable = warm is None or warm == format
+        if reusable and self._stream is not None and self._error is None and self._stream_format:
             if self._ring.readable or self._playing:
                 await self.drain()  # the previous utterance was neither drained nor aborted
             try:

@@ -105,15 +105,15 @@ class SpeakableFilter:
     def _safe_cut(self) -> int:
         """How much of the buffer can be processed now without cutting a word or a link."""
         buf = self._buf
-        cut = max(buf.rfind(" "), buf.rfind("\n"), buf.rfind("\t")) + 1
+        cut = _word_start(buf, len(buf))
         if cut == 0 and len(buf) > _MAX_WORD_HOLD:
             cut = len(buf) - 1
-        line = buf.rfind("\n", 0, cut) + 1
-        if self._line_start or line:
-            last_line = buf.rfind("\n") + 1
-            row = buf[last_line:]
-            if row.lstrip(" \t").startswith("|") and cut > last_line and len(row) < _MAX_WORD_HOLD:
-                cut = last_line  # a table row is held whole: "| --- | --- |" is not speech
+        line = buf.rfind("\n") + 1  # the cut is never before the last newline
+        row = buf[line:]
+        at_line_start = self._line_start or line > 0
+        table_row = row.lstrip(" \t").startswith("|") and len(row) < _MAX_WORD_HOLD
+        if at_line_start and table_row and cut > line:
+            cut = line  # a table row is held whole: "| --- | --- |" is not speech
         # Moving the cut back to the word before a held construct may split an earlier one.
         while (held := _held(buf, line, cut)) is not None and held < cut:
             cut = held
