@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ttsstream import AudioFormat
-from ttsstream._sink import Sink
+from ttsstream._play.sink import Sink
 
 from .pulsed import parec_command
 

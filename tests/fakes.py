@@ -10,7 +10,7 @@ import anyio
 import numpy as np
 
 from ttsstream import AudioChunk, AudioFormat, Provider, Sink, StreamStats, TTSStreamError
-from ttsstream._sink import Samples
+from ttsstream._play.sink import Samples
 
 FMT = AudioFormat(8000, 1, "int16")
 FRAMES_PER_CHAR = 80  # 10 ms of audio per character

@@ -21,7 +21,7 @@ import pytest
 
 import ttsstream
 from ttsstream import MemorySink
-from ttsstream._tee import TeeSink
+from ttsstream._play.tee import TeeSink
 
 from .audio import noise, nonsilent_span
 from .httpfakes import streaming_wav, tone

@@ -11,10 +11,11 @@ import anyio
 import numpy as np
 import pytest
 
-from ttsstream import AudioDeviceError, AudioFormat, PortAudioMissingError, _device
-from ttsstream._convert import Converter, convert_dtype, mix_channels
-from ttsstream._device import DeviceSink, _find_device, _output_devices
+from ttsstream import AudioDeviceError, AudioFormat, PortAudioMissingError
 from ttsstream._errors import DeviceNotFoundError, ResamplerMissingError
+from ttsstream._play import device as _device
+from ttsstream._play.convert import Converter, convert_dtype, mix_channels
+from ttsstream._play.device import DeviceSink, _find_device, _output_devices
 
 from .audio import chunked, noise
 from .fakesd import GARBAGE, FakeSoundDevice, FakeStream, device
@@ -198,11 +199,11 @@ def test_import_ttsstream_works_without_portaudio() -> None:
                 if name == "sounddevice":
                     raise OSError("PortAudio library not found")
         sys.meta_path.insert(0, Finder())
-        import anyio, ttsstream, ttsstream._device
+        import anyio, ttsstream, ttsstream._play.device
         from ttsstream import PortAudioMissingError
         assert "sounddevice" not in sys.modules
         try:
-            anyio.run(ttsstream._device.DeviceSink().prepare)
+            anyio.run(ttsstream._play.device.DeviceSink().prepare)
         except PortAudioMissingError as exc:
             print("missing:", exc)
         """

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ttsstream import AudioFormat
-from ttsstream._device import DeviceSink
+from ttsstream._play.device import DeviceSink
 
 from .audio import PulseServer, chunked, locate, noise, nonsilent_span, play
 

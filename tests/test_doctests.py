@@ -13,7 +13,7 @@ import ttsstream
 # __main__ runs the command line when imported.
 MODULES = sorted(
     m.name
-    for m in pkgutil.iter_modules(ttsstream.__path__, "ttsstream.")
+    for m in pkgutil.walk_packages(ttsstream.__path__, "ttsstream.")
     if m.name != "ttsstream.__main__"
 )
 

@@ -551,7 +551,7 @@ async def test_elevenlabs_request_and_pcm(
 
 
 async def test_elevenlabs_ulaw() -> None:
-    from ttsstream._pcm import _ULAW
+    from ttsstream._decode.pcm import _ULAW
 
     codes = np.arange(256, dtype=np.uint8)
     tts = ttsstream.ElevenLabs(

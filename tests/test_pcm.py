@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ttsstream import AudioFormat, Encoding, PcmDecoder
-from ttsstream._pcm import output_dtype
+from ttsstream._decode.pcm import output_dtype
 
 from .test_wav import (
     ALAW_REF,

@@ -24,7 +24,7 @@ import pytest
 import ttsstream
 from ttsstream import AudioChunk, AudioFormat, ConfigurationError, MemorySink, StreamStats
 from ttsstream._errors import ProviderNotAvailableError
-from ttsstream._piper import Piper
+from ttsstream._providers.piper import Piper
 
 REQUIRE_AUDIO = os.environ.get("TTSSTREAM_REQUIRE_AUDIO") == "1"
 

@@ -11,7 +11,7 @@ import pytest
 
 import ttsstream
 from ttsstream import Speaker, UtteranceState
-from ttsstream._device import DeviceSink
+from ttsstream._play.device import DeviceSink
 
 from .audio import PulseServer, noise, nonsilent_span
 from .httpfakes import streaming_wav

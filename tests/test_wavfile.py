@@ -20,8 +20,8 @@ import soundfile
 
 import ttsstream
 from ttsstream import AudioFormat
-from ttsstream import _wavfile as wavfile_module
-from ttsstream._wavfile import WavFileSink
+from ttsstream._play import wavfile as wavfile_module
+from ttsstream._play.wavfile import WavFileSink
 
 from .fakes import FMT, FakeProvider, audio_for
 from .httpfakes import tone

@@ -9,8 +9,9 @@ decoders (:class:`WavDecoder`, :class:`PcmDecoder`) into sinks (:class:`DeviceSi
 
 from __future__ import annotations
 
-from ._device import DeviceInfo, DeviceSink, list_devices
-from ._elevenlabs import ElevenLabs
+from ._decode.pcm import Encoding, PcmDecoder
+from ._decode.sse import SseAudioDecoder
+from ._decode.wav import WavDecoder, WavInfo
 from ._errors import (
     APIConnectionError,
     APIError,
@@ -31,15 +32,16 @@ from ._errors import (
     TTSStreamError,
 )
 from ._format import AudioChunk, AudioFormat, SampleDType
-from ._http import HttpProvider, Retries, Timeouts
-from ._openai import AzureOpenAI, OpenAI
-from ._pcm import Encoding, PcmDecoder
-from ._piper import Piper
-from ._provider import Provider, StreamStats
-from ._sentences import SentenceSplitter
-from ._sink import MemorySink, Sink
+from ._play.device import DeviceInfo, DeviceSink, list_devices
+from ._play.sink import MemorySink, Sink
+from ._play.tee import TeeSink
+from ._play.wavfile import WavFileSink
+from ._providers.base import Provider, StreamStats
+from ._providers.elevenlabs import ElevenLabs
+from ._providers.http import HttpProvider, Retries, Timeouts
+from ._providers.openai import AzureOpenAI, OpenAI
+from ._providers.piper import Piper
 from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
-from ._speakable import SpeakableFilter, speakable
 from ._speaker import (
     HeardReport,
     Speaker,
@@ -48,10 +50,8 @@ from ._speaker import (
     UtteranceHandle,
     UtteranceState,
 )
-from ._sse import SseAudioDecoder
-from ._tee import TeeSink
-from ._wav import WavDecoder, WavInfo
-from ._wavfile import WavFileSink
+from ._text.sentences import SentenceSplitter
+from ._text.speakable import SpeakableFilter, speakable
 
 __version__ = "0.1.0.dev0"
 

@@ -23,7 +23,7 @@ import anyio
 from anyio.from_thread import BlockingPortal
 
 from ._errors import AudioDeviceError, DeviceNotFoundError, TTSStreamError
-from ._provider import Provider, StreamStats
+from ._providers.base import Provider, StreamStats
 from ._speak import default_provider, provider_by_name, speak
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from anyio.streams.memory import MemoryObjectSendStream
 
     from ._format import AudioChunk
-    from ._sink import Sink
+    from ._play.sink import Sink
     from ._speak import SpeakReport
     from ._speaker import Speaker, SpeakerEvent
 
@@ -232,7 +232,7 @@ def _error_message(exc: BaseException, args: argparse.Namespace) -> str:
 
 
 def _run_devices(args: argparse.Namespace) -> int:
-    from ._device import list_devices
+    from ._play.device import list_devices
 
     devices = list_devices()
     if not devices:
@@ -336,24 +336,24 @@ def _refuse(provider: str, dests: set[str]) -> None:
 
 
 def _make_sink(args: argparse.Namespace) -> Sink:
-    from ._device import DeviceSink
+    from ._play.device import DeviceSink
 
     if args.out is None:
         return DeviceSink(device=args.device)
-    from ._wavfile import WavFileSink
+    from ._play.wavfile import WavFileSink
 
     wav = WavFileSink(args.out)
     if not args.play:
         return wav
-    from ._tee import TeeSink
+    from ._play.tee import TeeSink
 
     return TeeSink(DeviceSink(device=args.device), wav)
 
 
 def _describe(provider: Provider) -> str:
     """``openai (tts-1, voice alloy, wav)``: which provider, and how it is set up."""
-    from ._elevenlabs import ElevenLabs
-    from ._openai import AzureOpenAI, OpenAI
+    from ._providers.elevenlabs import ElevenLabs
+    from ._providers.openai import AzureOpenAI, OpenAI
 
     parts: list[str]
     if isinstance(provider, AzureOpenAI):

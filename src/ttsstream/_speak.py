@@ -14,8 +14,8 @@ import anyio
 
 from ._errors import ConfigurationError, TTSStreamError
 from ._format import AudioChunk, AudioFormat
-from ._provider import Provider, StreamStats
-from ._sink import Sink
+from ._play.sink import Sink
+from ._providers.base import Provider, StreamStats
 
 __all__ = ["AudioStream", "SpeakReport", "default_provider", "speak", "stream"]
 
@@ -75,11 +75,11 @@ def provider_by_name(name: str, **options: Any) -> Provider:
     """Make the provider called ``name`` (``openai``, ``azure``, ``elevenlabs``, ``piper``)."""
     key = name.strip().lower().replace("_", "-")
     if key == "openai":
-        from ._openai import OpenAI
+        from ._providers.openai import OpenAI
 
         return OpenAI(**options)
     if key in ("azure", "azure-openai"):
-        from ._openai import AzureOpenAI
+        from ._providers.openai import AzureOpenAI
 
         if "deployment" not in options:
             raise ConfigurationError(
@@ -89,11 +89,11 @@ def provider_by_name(name: str, **options: Any) -> Provider:
             )
         return AzureOpenAI(**options)
     if key == "elevenlabs":
-        from ._elevenlabs import ElevenLabs
+        from ._providers.elevenlabs import ElevenLabs
 
         return ElevenLabs(**options)
     if key == "piper":
-        from ._piper import Piper
+        from ._providers.piper import Piper
 
         return Piper(**options)
     raise ConfigurationError(
@@ -225,7 +225,7 @@ async def speak(
     provider = provider if provider is not None else default_provider()
     own_sink = sink is None
     if sink is None:
-        from ._device import DeviceSink
+        from ._play.device import DeviceSink
 
         sink = DeviceSink(device=device)
     stats = StreamStats(started=started)
@@ -266,7 +266,7 @@ def split_for(provider: Provider, text: str) -> list[str]:
     """``text`` cut at sentence boundaries into pieces the provider accepts."""
     if len(text) <= provider.max_input_chars:
         return [text]
-    from ._sentences import SentenceSplitter
+    from ._text.sentences import SentenceSplitter
 
     splitter = SentenceSplitter(max_chars=provider.max_input_chars)
     sentences = [*splitter.feed(text), *splitter.flush()]

@@ -33,8 +33,8 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from ._errors import TTSStreamError
 from ._format import AudioChunk, AudioFormat
-from ._provider import Provider, StreamStats
-from ._sink import Sink
+from ._play.sink import Sink
+from ._providers.base import Provider, StreamStats
 
 __all__ = [
     "HeardReport",
@@ -292,7 +292,7 @@ class Speaker:
                 self._provider = self._provider_arg
             sink = self._sink_arg
             if sink is None:
-                from ._device import DeviceSink
+                from ._play.device import DeviceSink
 
                 sink = await stack.enter_async_context(DeviceSink(device=self._device))
             self._sink = sink
@@ -370,7 +370,7 @@ class Speaker:
         if the text stalls for ``stall_timeout`` seconds, what is there is spoken up to a clause
         boundary. Returns the utterances, once all are settled.
         """
-        from ._sentences import SentenceSplitter
+        from ._text.sentences import SentenceSplitter
 
         splitter = SentenceSplitter(
             max_chars=self.provider.max_input_chars, first_min_chars=self.first_min_chars
@@ -724,6 +724,6 @@ class _Passthrough:
 def _make_cleaner(clean: bool) -> Any:
     if not clean:
         return _Passthrough()
-    from ._speakable import SpeakableFilter
+    from ._text.speakable import SpeakableFilter
 
     return SpeakableFilter()

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TypeVar
 
-from ._format import AudioChunk, AudioFormat
+from .._format import AudioChunk, AudioFormat
 
 __all__ = ["Provider", "StreamStats"]
 

@@ -15,7 +15,7 @@ from typing import Literal, get_args
 import numpy as np
 import numpy.typing as npt
 
-from ._format import AudioFormat, SampleDType
+from .._format import AudioFormat, SampleDType
 
 __all__ = ["Encoding", "PcmDecoder"]
 

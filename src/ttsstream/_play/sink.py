@@ -18,7 +18,7 @@ from typing import TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from ._format import AudioChunk, AudioFormat
+from .._format import AudioChunk, AudioFormat
 
 __all__ = ["MemorySink", "Sink"]
 

@@ -6,12 +6,12 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ._sink import Samples, Sink
+from .sink import Samples, Sink
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable
 
-    from ._format import AudioFormat
+    from .._format import AudioFormat
 
 __all__ = ["TeeSink"]
 

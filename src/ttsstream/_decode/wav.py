@@ -16,9 +16,9 @@ from collections.abc import Callable
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import DecodeError
-from ._format import AudioFormat
-from ._pcm import Encoding, PcmDecoder, output_dtype
+from .._errors import DecodeError
+from .._format import AudioFormat
+from .pcm import Encoding, PcmDecoder, output_dtype
 
 __all__ = ["WavDecoder", "WavInfo"]
 

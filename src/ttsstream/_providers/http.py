@@ -28,7 +28,10 @@ import anyio
 import httpcore  # noqa: F401
 import httpx
 
-from ._errors import (
+from .._decode.pcm import Encoding, PcmDecoder
+from .._decode.sse import ByteDecoder, SseAudioDecoder
+from .._decode.wav import WavDecoder
+from .._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
@@ -39,11 +42,8 @@ from ._errors import (
     ServerError,
     StreamInterruptedError,
 )
-from ._format import AudioChunk, AudioFormat
-from ._pcm import Encoding, PcmDecoder
-from ._provider import Provider, StreamStats
-from ._sse import ByteDecoder, SseAudioDecoder
-from ._wav import WavDecoder
+from .._format import AudioChunk, AudioFormat
+from .base import Provider, StreamStats
 
 __all__ = [
     "AudioRequest",
@@ -129,7 +129,7 @@ def _ssl_context() -> ssl.SSLContext:
 
 def new_client(timeouts: Timeouts) -> httpx.AsyncClient:
     """The client ttsstream creates when the user passes none."""
-    from . import __version__
+    from .. import __version__
 
     return httpx.AsyncClient(
         timeout=_httpx_timeout(timeouts),

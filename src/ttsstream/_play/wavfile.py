@@ -12,9 +12,9 @@ import anyio
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import TTSStreamError
-from ._format import AudioFormat
-from ._sink import Sink
+from .._errors import TTSStreamError
+from .._format import AudioFormat
+from .sink import Sink
 
 __all__ = ["WavFileSink"]
 

@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import DecodeError, ServerError
-from ._format import AudioFormat
+from .._errors import DecodeError, ServerError
+from .._format import AudioFormat
 
 __all__ = ["ByteDecoder", "SseAudioDecoder", "SseParser"]
 

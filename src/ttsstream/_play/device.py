@@ -24,16 +24,16 @@ import anyio
 import numpy as np
 import numpy.typing as npt
 
-from ._convert import Converter
-from ._errors import (
+from .._errors import (
     AudioDeviceError,
     DeviceNotFoundError,
     PortAudioMissingError,
     ResamplerMissingError,
 )
-from ._format import AudioFormat, SampleDType
-from ._ring import FrameRing
-from ._sink import Samples, Sink
+from .._format import AudioFormat, SampleDType
+from .convert import Converter
+from .ring import FrameRing
+from .sink import Samples, Sink
 
 __all__ = ["DeviceInfo", "DeviceSink", "list_devices"]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 
-from ._errors import ConfigurationError
-from ._format import AudioFormat
-from ._http import AudioRequest, HttpProvider, Retries, Timeouts
-from ._pcm import Encoding
+from .._decode.pcm import Encoding
+from .._errors import ConfigurationError
+from .._format import AudioFormat
+from .http import AudioRequest, HttpProvider, Retries, Timeouts
 
 __all__ = ["ElevenLabs"]
 

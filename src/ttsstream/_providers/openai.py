@@ -8,9 +8,9 @@ from typing import Any, Literal
 
 import httpx
 
-from ._errors import ConfigurationError
-from ._format import AudioFormat
-from ._http import AudioRequest, HttpProvider, Retries, Timeouts
+from .._errors import ConfigurationError
+from .._format import AudioFormat
+from .http import AudioRequest, HttpProvider, Retries, Timeouts
 
 __all__ = ["AzureOpenAI", "OpenAI"]
 

@@ -12,9 +12,9 @@ from typing import Any
 import anyio
 import numpy as np
 
-from ._errors import ConfigurationError, ProviderNotAvailableError, TTSStreamError
-from ._format import AudioChunk, AudioFormat
-from ._provider import Provider, StreamStats
+from .._errors import ConfigurationError, ProviderNotAvailableError, TTSStreamError
+from .._format import AudioChunk, AudioFormat
+from .base import Provider, StreamStats
 
 __all__ = ["Piper"]
 

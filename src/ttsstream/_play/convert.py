@@ -13,10 +13,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from ._errors import ResamplerMissingError
+from .._errors import ResamplerMissingError
 
 if TYPE_CHECKING:
-    from ._format import AudioFormat, SampleDType
+    from .._format import AudioFormat, SampleDType
 
 __all__ = ["Converter", "convert_dtype", "mix_channels"]
 

@@ -1,0 +1,1 @@
+"""Sans-IO text processing: sentence splitting and Markdown-to-speech cleaning."""
