@@ -11,7 +11,14 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "typecheck", "tests"]
 
 # Everything the test suite needs beyond the package and its extras.
-TEST_DEPS = ["pytest>=8", "pytest-timeout>=2.3", "hypothesis>=6.100", "trio>=0.31", "soundfile>=0.12", "mypy>=1.10"]
+TEST_DEPS = [
+    "pytest>=8",
+    "pytest-timeout>=2.3",
+    "hypothesis>=6.100",
+    "trio>=0.31",
+    "soundfile>=0.12",
+    "mypy>=1.10",
+]
 # The peers the benchmarks compare against (PyAudio builds against portaudio19-dev).
 PEERS = ["requests>=2.31", "pyaudio>=0.2.14", "openai[voice-helpers]>=1.60", "realtimetts>=0.5"]
 EXTRAS = ".[piper,resample]"

@@ -24,7 +24,8 @@ from anyio.from_thread import BlockingPortal
 
 from ._errors import AudioDeviceError, DeviceNotFoundError, TTSStreamError
 from ._providers.base import Provider, StreamStats
-from ._speak import default_provider, provider_by_name, speak
+from ._providers.registry import default_provider, provider_by_name
+from ._speak import speak
 
 if TYPE_CHECKING:
     from collections.abc import (

@@ -281,7 +281,7 @@ class Speaker:
         return self._sink
 
     async def __aenter__(self) -> Speaker:
-        from ._speak import default_provider
+        from ._providers.registry import default_provider
 
         stack = contextlib.AsyncExitStack()
         await stack.__aenter__()

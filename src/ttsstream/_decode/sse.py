@@ -11,29 +11,19 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from .._errors import DecodeError, ServerError
 from .._format import AudioFormat
+from .base import ByteDecoder
 
-__all__ = ["ByteDecoder", "SseAudioDecoder", "SseParser"]
+__all__ = ["SseAudioDecoder", "SseParser"]
 
 _Samples = npt.NDArray[np.generic]
 _MAX_LINE = 16 * 1024 * 1024  # one event's line; base64 of a few seconds of audio is far less
-
-
-class ByteDecoder(Protocol):
-    """What every ttsstream decoder offers: bytes in, frames out."""
-
-    @property
-    def format(self) -> AudioFormat | None: ...
-
-    def feed(self, data: bytes | bytearray | memoryview) -> _Samples: ...
-
-    def flush(self) -> _Samples: ...
 
 
 class SseParser:

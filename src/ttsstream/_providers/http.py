@@ -17,7 +17,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -28,16 +28,14 @@ import anyio
 import httpcore  # noqa: F401
 import httpx
 
-from .._decode.pcm import Encoding, PcmDecoder
-from .._decode.sse import ByteDecoder, SseAudioDecoder
-from .._decode.wav import WavDecoder
+from .._decode.pcm import Encoding
+from .._decode.sniff import choose_decoder
 from .._errors import (
     APIConnectionError,
     APIStatusError,
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
-    DecodeError,
     RateLimitError,
     ServerError,
     StreamInterruptedError,
@@ -457,127 +455,6 @@ def error_from_response(
     return BadRequestError(f"{head}{detail}.{hint}", **kwargs)
 
 
-# -- choosing a decoder ----------------------------------------------------------------------
-
-_WAV_TYPES = frozenset({"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"})
-_PCM_TYPES = frozenset({"audio/pcm", "audio/x-pcm", "audio/raw", "audio/x-raw"})
-_MULAW_TYPES = frozenset({"audio/basic", "audio/mulaw", "audio/x-mulaw", "audio/pcmu"})
-_COMPRESSED = {
-    "audio/mpeg": "MP3",
-    "audio/mp3": "MP3",
-    "audio/aac": "AAC",
-    "audio/x-aac": "AAC",
-    "audio/mp4": "AAC",
-    "audio/ogg": "Ogg/Opus",
-    "audio/opus": "Opus",
-    "audio/flac": "FLAC",
-    "audio/x-flac": "FLAC",
-    "audio/webm": "WebM",
-}
-
-
-def _parse_content_type(value: str | None) -> tuple[str, dict[str, str]]:
-    if not value:
-        return "", {}
-    mime, *rest = (p.strip() for p in value.split(";"))
-    params = {}
-    for p in rest:
-        k, _, v = p.partition("=")
-        params[k.strip().lower()] = v.strip().strip('"')
-    return mime.lower(), params
-
-
-def _int_param(params: Mapping[str, str], name: str, default: int) -> int:
-    try:
-        value = int(params[name])
-    except (KeyError, ValueError):
-        return default
-    return value if value > 0 else default
-
-
-def choose_decoder(content_type: str | None, request: AudioRequest) -> ByteDecoder:
-    """Pick the decoder for a response: what the server says wins over what was asked for."""
-    mime, params = _parse_content_type(content_type)
-    if mime == "text/event-stream":
-        return SseAudioDecoder(_expected(request))
-    if mime in _WAV_TYPES:
-        return WavDecoder()
-    if mime in _PCM_TYPES or mime == "audio/l16":
-        base = request.pcm_format
-        fmt = AudioFormat(
-            sample_rate=_int_param(params, "rate", base.sample_rate),
-            channels=_int_param(params, "channels", base.channels),
-            dtype="int16",
-        )
-        encoding: Encoding = "s16be" if mime == "audio/l16" else request.pcm_encoding
-        if encoding not in ("s16le", "s16be"):
-            encoding = "s16le"
-        return PcmDecoder(fmt, encoding)
-    if mime in _MULAW_TYPES:
-        fmt = AudioFormat(_int_param(params, "rate", 8000), _int_param(params, "channels", 1))
-        return PcmDecoder(fmt, "mulaw")
-    if mime in ("application/json", "text/plain", "text/html"):
-        raise DecodeError(
-            f"{request.provider} sent {mime} instead of audio; is base_url pointing at a "
-            "text-to-speech endpoint?"
-        )
-    return _Sniffer(request, _COMPRESSED.get(mime), mime)
-
-
-def _expected(request: AudioRequest) -> ByteDecoder:
-    if request.expect == "wav":
-        return WavDecoder()
-    return PcmDecoder(request.pcm_format, request.pcm_encoding)
-
-
-class _Sniffer:
-    """For a generic or surprising Content-Type: look at the first bytes, then decide."""
-
-    _MAGIC = ((b"ID3", "MP3"), (b"OggS", "Ogg/Opus"), (b"fLaC", "FLAC"))
-
-    def __init__(self, request: AudioRequest, claimed: str | None, mime: str) -> None:
-        self._request = request
-        self._claimed = claimed  # the compressed format the Content-Type names, if any
-        self._mime = mime
-        self._head = bytearray()
-        self._inner: ByteDecoder | None = None
-
-    @property
-    def format(self) -> AudioFormat | None:
-        return self._inner.format if self._inner is not None else None
-
-    def feed(self, data: bytes | bytearray | memoryview) -> Any:
-        if self._inner is None:
-            self._head += data
-            if len(self._head) < 4:
-                return self._request.pcm_format.empty()
-            self._inner = self._decide(bytes(self._head[:4]))
-            data, self._head = bytes(self._head), bytearray()
-        return self._inner.feed(data)
-
-    def flush(self) -> Any:
-        if self._inner is None:
-            self._inner = self._decide(bytes(self._head))
-            if self._head:
-                head = self._inner.feed(bytes(self._head))
-                tail = self._inner.flush()
-                return head if tail.shape[0] == 0 else tail
-        return self._inner.flush()
-
-    def _decide(self, head: bytes) -> ByteDecoder:
-        if head[:4] in (b"RIFF", b"RF64", b"BW64"):
-            return WavDecoder()
-        found = next((name for magic, name in self._MAGIC if head.startswith(magic)), None)
-        if found is None and self._claimed and _looks_like_mpeg(head):
-            found = self._claimed
-        if found is not None:
-            raise DecodeError(
-                f"{self._request.provider} sent {found} audio ({self._mime or 'no Content-Type'})"
-                "; ttsstream streams wav and pcm: use response_format='wav' or 'pcm'"
-            )
-        return _expected(self._request)
-
-
 # -- the base of HTTP providers ----------------------------------------------------------------
 
 
@@ -643,13 +520,3 @@ class HttpProvider(Provider):
         client, self._own_client = self._own_client, None
         if client is not None:
             await client.aclose()
-
-
-def _looks_like_mpeg(head: bytes) -> bool:
-    """An MPEG audio or ADTS frame header (not just 0xFF bytes, which are mu-law silence)."""
-    if len(head) < 3 or head[0] != 0xFF or head[1] & 0xE0 != 0xE0:
-        return False
-    if head[1] & 0x06 == 0:  # layer bits 00: ADTS (AAC) when the version bits say so
-        return head[1] & 0xF6 == 0xF0
-    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
-    return bitrate != 0xF and rate != 3
