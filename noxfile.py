@@ -78,3 +78,10 @@ def docs(session: nox.Session) -> None:
     session.run("python", "docs/scripts/plot_crackle.py")
     session.run("pytest", "tests/test_docs_examples.py")
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the sans-IO modules (minutes; not in CI). Arguments: module names."""
+    session.install("-e", EXTRAS, *TEST_DEPS, "mutmut>=3.3")
+    session.run("python", "tools/mutants.py", *session.posargs)
