@@ -1,20 +1,20 @@
-"""``speak()`` and ``stream()``: the one-call entry points, and the playback loop they share."""
+"""``speak()`` and ``stream()``: the one-call entry points (the playback itself is in ``_pump``)."""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 import anyio
 
-from ._errors import ConfigurationError, TTSStreamError
+from ._errors import ConfigurationError
 from ._format import AudioChunk, AudioFormat
 from ._play.sink import Sink
 from ._providers.base import Provider, StreamStats
 from ._providers.registry import default_provider
+from ._pump import play, split_for
 
 __all__ = ["AudioStream", "SpeakReport", "default_provider", "speak", "stream"]
 
@@ -43,106 +43,6 @@ class SpeakReport:
     format: AudioFormat | None
     #: The provider's name (``"openai"``, ``"piper"``, ...).
     provider: str
-
-
-@dataclass
-class _Playback:
-    """Progress of one utterance through a sink."""
-
-    format: AudioFormat | None = None
-    first_audio: float | None = None
-    frames: int = 0
-
-
-async def _concurrently(
-    first: Callable[[], Awaitable[Any]], second: Callable[[], Awaitable[Any]]
-) -> tuple[Any, Any]:
-    """Run two awaitables at once; re-raise the first error as itself (no ExceptionGroup)."""
-    results: list[Any] = [None, None]
-    errors: list[BaseException] = []
-
-    async def run(index: int, fn: Callable[[], Awaitable[Any]]) -> None:
-        try:
-            results[index] = await fn()
-        except Exception as exc:
-            errors.append(exc)
-            tg.cancel_scope.cancel()
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(run, 0, first)
-        tg.start_soon(run, 1, second)
-    if errors:
-        raise errors[0]
-    return results[0], results[1]
-
-
-async def play(
-    chunks: AsyncGenerator[AudioChunk, None],
-    sink: Sink,
-    *,
-    prepare: bool = True,
-    expected: AudioFormat | None = None,
-    on_audio: Callable[[AudioChunk], None] | None = None,
-) -> _Playback:
-    """Pump ``chunks`` into ``sink`` and wait until they have been heard.
-
-    The sink's slow set-up (``prepare``, told the ``expected`` format so a device can open
-    early) overlaps the wait for the first chunk. If the stream
-    fails after audio arrived, that audio is still played, then the error is raised. If the
-    caller is cancelled, the sink is aborted (silence within a block) and the stream closed.
-    """
-    progress = _Playback()
-    opened = False
-    async with contextlib.aclosing(chunks):
-        try:
-            if prepare:
-                first, _ = await _concurrently(
-                    lambda: anext(chunks, None), lambda: sink.prepare(expected)
-                )
-            else:
-                first = await anext(chunks, None)
-            if first is not None:
-                await sink.open(first.format)
-                opened = True
-                progress.format = first.format
-                await _write(sink, first, progress, on_audio)
-                async for chunk in chunks:
-                    await _write(sink, chunk, progress, on_audio)
-        except TTSStreamError:
-            if opened:
-                await sink.drain()
-            raise
-        except BaseException:
-            if opened:
-                with anyio.CancelScope(shield=True):
-                    await sink.abort()
-            raise
-        if opened:
-            try:
-                await sink.drain()
-            except BaseException:
-                with anyio.CancelScope(shield=True):
-                    await sink.abort()
-                raise
-    return progress
-
-
-async def _write(
-    sink: Sink,
-    chunk: AudioChunk,
-    progress: _Playback,
-    on_audio: Callable[[AudioChunk], None] | None,
-) -> None:
-    if chunk.format != progress.format:
-        await sink.drain()
-        await sink.open(chunk.format)
-        progress.format = chunk.format
-    await sink.write(chunk.samples)
-    if progress.first_audio is None:
-        progress.first_audio = time.monotonic()
-    progress.frames += chunk.frames
-    if on_audio is not None:
-        on_audio(chunk)
 
 
 async def speak(
@@ -174,17 +74,9 @@ async def speak(
         sink = DeviceSink(device=device)
     stats = StreamStats(started=started)
     try:
-        progress = _Playback()
-        for piece in split_for(provider, text):
-            done = await play(
-                provider.stream(piece, stats=stats),
-                sink,
-                expected=provider.expected_format,
-                on_audio=on_audio,
-            )
-            progress.frames += done.frames
-            progress.format = progress.format or done.format
-            progress.first_audio = progress.first_audio or done.first_audio
+        progress = await play(
+            provider, split_for(provider, text), sink, stats=stats, on_audio=on_audio
+        )
     finally:
         with anyio.CancelScope(shield=True):
             if own_sink:
@@ -204,23 +96,6 @@ async def speak(
         format=fmt,
         provider=provider.name,
     )
-
-
-def split_for(provider: Provider, text: str) -> list[str]:
-    """``text`` cut at sentence boundaries into pieces the provider accepts."""
-    if len(text) <= provider.max_input_chars:
-        return [text]
-    from ._text.sentences import SentenceSplitter
-
-    splitter = SentenceSplitter(max_chars=provider.max_input_chars)
-    sentences = [*splitter.feed(text), *splitter.flush()]
-    pieces: list[str] = []
-    for sentence in sentences:
-        if pieces and len(pieces[-1]) + 1 + len(sentence) <= provider.max_input_chars:
-            pieces[-1] += " " + sentence
-        else:
-            pieces.append(sentence)
-    return pieces
 
 
 class AudioStream:
