@@ -132,12 +132,25 @@ async def test_long_text_is_split_into_requests_under_the_limit() -> None:
 
     tts = ttsstream.OpenAI(api_key=KEY, client=client_for(handler), max_input_chars=60)
     text = " ".join(f"This is sentence number {i}." for i in range(10))
-    sink = MemorySink()
+    sink = RecordingSink()
     report = await ttsstream.speak(text, provider=tts, sink=sink)
     assert all(len(t) <= 60 for t in texts)
     assert len(texts) >= 5
     assert " ".join(texts).split() == text.split()
     assert report.frames == 240 * len(texts) == sink.frames
+    # The pieces play back to back: one session on the sink, drained once at the end.
+    assert sink.calls == ["prepare", "open", "drain"]
+
+
+async def test_a_failing_sink_is_aborted_not_drained() -> None:
+    class BrokenSink(RecordingSink):
+        async def write(self, samples: object) -> None:
+            raise ttsstream.AudioDeviceError("the device went away")
+
+    sink = BrokenSink()
+    with pytest.raises(ttsstream.AudioDeviceError, match="went away"):
+        await ttsstream.speak("Hello.", provider=wav_provider(tone(2400)), sink=sink)
+    assert sink.calls == ["prepare", "open", "abort"]
 
 
 async def test_speak_rejects_sink_and_device_together() -> None:
