@@ -328,7 +328,7 @@ def test_devices_lists_outputs_and_marks_the_default(pulse: PulseServer) -> None
     done = run("devices", env=cli_env())  # PULSE_SERVER points at the private daemon
     assert done.returncode == 0, done.stderr
     rows = done.stdout.splitlines()
-    assert any(row.split()[1:2] == ["pulse"] or "pulse" in row for row in rows)
+    assert "pulse" in [row[7:].split("  ")[0] for row in rows]  # the name column
     assert sum(row.startswith("*") for row in rows) == 1
     assert all(row[2:5].strip().isdigit() and " Hz" in row for row in rows)
 
