@@ -67,11 +67,17 @@ async def main() -> None:
             if not prompt:
                 return
             messages.append({"role": "user", "content": prompt})
+            failed: Exception | None = None
             async with anyio.create_task_group() as tg:
                 with anyio.CancelScope() as answer_scope:
                     tg.start_soon(interrupt_on_ctrl_c, speaker, answer_scope)
-                    await speaker.say_stream(chat_deltas(client, messages))
+                    try:
+                        await speaker.say_stream(chat_deltas(client, messages))
+                    except (ttsstream.TTSStreamError, httpx.HTTPError) as exc:
+                        failed = exc  # caught here: a task group would wrap it in a group
                 tg.cancel_scope.cancel()
+            if failed is not None:
+                sys.exit(f"error: {str(failed).splitlines()[0]}")
             if answer_scope.cancelled_caught:
                 heard = await speaker.stop()  # waits for silence, then reports
                 print(f"(interrupted; the user heard: {heard.text!r})")

@@ -332,3 +332,71 @@ async def test_a_stall_speaks_the_complete_sentence_the_markdown_cleaner_holds()
             await speaker.say_stream(deltas())
     assert [text for text, _ in started] == ["Let me check that for you.", "Found it."]
     assert started[0][1] < 0.8  # during the pause, not after it
+
+
+async def test_an_error_in_the_block_leaves_as_itself_not_in_an_exception_group() -> None:
+    provider = FakeProvider(fail={"Dead.": 0})
+    with anyio.fail_after(LIMIT), pytest.raises(ttsstream.TTSStreamError) as info:
+        async with Speaker(provider, sink=ClockSink(speed=20)) as speaker:
+            await speaker.say("Dead.")
+    assert type(info.value) is ttsstream.TTSStreamError
+    assert str(info.value) == "fake failure in 'Dead.'"
+
+
+async def test_a_failing_sink_fails_the_utterance_with_its_error_and_the_speaker_goes_on() -> None:
+    class FlakySink(ClockSink):
+        writes = 0
+
+        async def write(self, samples: np.ndarray) -> None:
+            self.writes += 1
+            if self.writes == 2:
+                raise ttsstream.AudioDeviceError("the device went away")
+            await super().write(samples)
+
+    sink = FlakySink(speed=20)
+    with anyio.fail_after(LIMIT), pytest.raises(ttsstream.AudioDeviceError, match="went away"):
+        async with Speaker(FakeProvider(), sink=sink) as speaker:
+            with pytest.raises(ttsstream.AudioDeviceError, match="went away"):
+                await speaker.say("Lost on the way.")
+            after = await speaker.say("Still works.")
+            raise ttsstream.AudioDeviceError("the device went away")  # leaves as itself
+    assert after.state is UtteranceState.DONE
+    assert [u.state for u in speaker.history] == [UtteranceState.FAILED, UtteranceState.DONE]
+    assert speaker.history[0].error is not None
+    assert str(speaker.history[0].error) == "the device went away"
+    assert sink.calls[:3] == ["open", "abort", "open"]  # aborted, then opened again
+    np.testing.assert_array_equal(
+        sink.heard_audio()[-len(audio_for("Still works.")) :], audio_for("Still works.")
+    )
+
+
+async def test_an_error_from_the_deltas_leaves_say_stream_as_itself() -> None:
+    async def deltas() -> AsyncIterator[str]:
+        yield "First sentence is spoken. "
+        while not speaker.history:  # queued
+            await anyio.sleep(0.005)
+        raise ConnectionError("the LLM went away")
+
+    sink = ClockSink(speed=20)
+    async with Speaker(FakeProvider(), sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            with pytest.raises(ConnectionError, match="LLM went away"):
+                await speaker.say_stream(deltas())
+            await speaker.wait_idle()
+    # What was queued before the error is still spoken.
+    assert [u.state for u in speaker.history] == [UtteranceState.DONE]
+    np.testing.assert_array_equal(sink.heard_audio(), audio_for("First sentence is spoken."))
+
+
+async def test_leaving_the_block_on_an_error_silences_and_settles_everything() -> None:
+    sink = ClockSink(speed=1)
+    with anyio.fail_after(LIMIT), pytest.raises(ValueError, match="app bug"):
+        async with Speaker(FakeProvider(delay=0.01), sink=sink) as speaker:
+            speaker.enqueue("Playing when the block fails, and long enough to be cut.")
+            speaker.enqueue("Queued behind it.")
+            while sink.frames_played == 0:
+                await anyio.sleep(0.005)
+            raise ValueError("app bug")
+    states = [u.state for u in speaker.history]
+    assert states == [UtteranceState.INTERRUPTED, UtteranceState.CANCELLED]
+    assert sink.calls == ["open", "abort"]  # silenced on the way out, never drained

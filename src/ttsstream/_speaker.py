@@ -29,6 +29,7 @@ from ._errors import TTSStreamError
 from ._play.sink import Sink
 from ._providers.base import Provider
 from ._providers.registry import default_provider
+from ._pump import concurrently
 from ._speaking.ledger import HeardLedger
 from ._speaking.player import Player
 from ._speaking.queue import UtteranceQueue
@@ -203,12 +204,17 @@ class Speaker:
         finally:
             self._tg.cancel_scope.cancel()
             stack, self._stack = self._stack, None
-            await stack.__aexit__(exc_type, exc, tb)
+            # The task group must not see the block's error: it would wrap it in an
+            # ExceptionGroup, which ``except TTSStreamError`` misses. The speaker's tasks never
+            # fail (errors settle utterances), so the error leaves as itself.
+            await stack.__aexit__(None, None, None)
 
     async def _silence(self) -> None:
-        """On the way out (after the tasks stopped): make sure the sink is not left playing."""
+        """On the way out (after the tasks stopped): make sure the sink is not left playing,
+        and that every utterance is settled."""
         if self._player is not None:
-            await self._player.output.abort()
+            with anyio.CancelScope(shield=True):
+                await self._player.close()
 
     def _parts(self) -> tuple[UtteranceQueue, Player]:
         if self._queue is None or self._player is None:
@@ -243,7 +249,8 @@ class Speaker:
 
         The first sentence starts as soon as it is complete (or a long-enough first clause);
         if the text stalls for ``stall_timeout`` seconds, what is there is spoken up to a clause
-        boundary. Returns the utterances, once all are settled.
+        boundary. Returns the utterances, once all are settled. If ``deltas`` raises, the
+        error leaves as itself at once; sentences queued before it are still spoken.
         """
         splitter = SentenceSplitter(
             max_chars=self.provider.max_input_chars, first_min_chars=self.first_min_chars
@@ -256,13 +263,12 @@ class Speaker:
 
         send, receive = anyio.create_memory_object_stream[str](math.inf)
 
-        async def pump() -> None:
+        async def read_deltas() -> None:
             async with send:
                 async for delta in deltas:
                     await send.send(delta)
 
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(pump)
+        async def speak_sentences() -> None:
             async with receive:
                 while True:
                     with anyio.move_on_after(self.stall_timeout) as stalled:
@@ -278,6 +284,9 @@ class Speaker:
                     emit(splitter.feed(cleaner.feed(delta)))
             emit(splitter.feed(cleaner.flush()))
             emit(splitter.flush())
+
+        # An error (from the deltas, or in the text) leaves as itself, not in an ExceptionGroup.
+        await concurrently(read_deltas, speak_sentences)
         results: list[Utterance] = []
         for handle in handles:
             results.append(await handle)

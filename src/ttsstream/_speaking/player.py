@@ -8,11 +8,13 @@ the sink's played-frame counter.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
 import anyio
 
+from .._errors import TTSStreamError
 from .._format import AudioChunk, AudioFormat
 from .._play.sink import Sink
 from .._pump import Output, pump
@@ -21,6 +23,8 @@ from .queue import UtteranceQueue
 from .utterance import Job, UtteranceState
 
 __all__ = ["Player"]
+
+logger = logging.getLogger("ttsstream")
 
 # Drain this long before the buffered audio runs out, if nothing new was queued by then.
 _LINGER_MARGIN = 0.03
@@ -80,8 +84,12 @@ class Player:
                 await self._wake.wait()
                 continue
             job = self.current = queue.pending[0]
-            with anyio.CancelScope() as self._scope:
-                await self._play(job)
+            try:
+                with anyio.CancelScope() as self._scope:
+                    await self._play(job)
+            except Exception as exc:  # the sink failed: so did the utterances in it
+                with anyio.CancelScope(shield=True):
+                    await self._sink_failed(exc)
             self._scope = None
             if self._interrupt_requested():
                 with anyio.CancelScope(shield=True):
@@ -134,6 +142,33 @@ class Player:
             self._wake = anyio.Event()
             with anyio.move_on_after(left):
                 await self._wake.wait()
+
+    async def close(self) -> None:
+        """The speaker's tasks have stopped: silence the sink, settle every utterance left
+        (the queue's as ``CANCELLED``, those in the output by what was heard)."""
+        self._queue.drop(keep=self.current)
+        await self._after_interrupt()
+
+    async def _sink_failed(self, error: Exception) -> None:
+        """Fail every utterance in the output with the sink's ``error``; the speaker goes on
+        with the next one (which opens the sink again)."""
+        if not isinstance(error, TTSStreamError):
+            logger.exception("the sink failed", exc_info=error)
+        try:
+            await self.output.abort()
+        except Exception:
+            logger.exception("the sink failed again while aborting")
+        self.output.format = None
+        current, self.current = self.current, None
+        jobs = list(self._ledger.written)
+        self._ledger.written.clear()
+        if current is not None:
+            jobs.append(current)
+            if current in self._queue.pending:
+                self._queue.pending.remove(current)
+        for job in jobs:
+            self._ledger.settle(job, UtteranceState.FAILED, error)
+        self._queue.schedule()
 
     async def _after_interrupt(self) -> None:
         """The write was cancelled: abort the sink, then settle everything by what was heard."""
