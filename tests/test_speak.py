@@ -213,3 +213,45 @@ def test_no_provider_error_lists_the_ways(monkeypatch: pytest.MonkeyPatch) -> No
     assert "ttsstream[piper]" in message
     assert "OPENAI_API_KEY" in message
     assert "TTSSTREAM_PROVIDER" in message
+
+
+def recording_provider() -> tuple[ttsstream.OpenAI, list[httpx.Request]]:
+    requests: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200, headers={"content-type": "audio/wav"}, content=b"")
+
+    return ttsstream.OpenAI(api_key=KEY, client=client_for(handler)), requests
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            b"Hello",
+            r'^text must be a str, not bytes: decode it first, e\.g\. data\.decode\("utf-8"\)$',
+        ),
+        (None, r"^text must be a str, not NoneType$"),
+        (["Hello"], r"^text must be a str, not list$"),
+    ],
+)
+async def test_text_that_is_not_a_str_is_a_type_error_at_the_call(
+    text: object, message: str
+) -> None:
+    provider, requests = recording_provider()
+    with pytest.raises(TypeError, match=message):
+        await ttsstream.speak(text, provider=provider, sink=MemorySink())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=message):
+        ttsstream.stream(text, provider=provider)  # type: ignore[arg-type]
+    assert requests == []
+
+
+async def test_a_lone_surrogate_is_a_configuration_error_that_says_so() -> None:
+    provider, requests = recording_provider()
+    message = r"^text contains a lone surrogate \(U\+D800\) at index 3, which cannot be encoded"
+    with pytest.raises(ttsstream.ConfigurationError, match=message):
+        await ttsstream.speak("Hi \ud800 there", provider=provider, sink=MemorySink())
+    with pytest.raises(ttsstream.ConfigurationError, match=r"\(U\+DC80\) at index 0"):
+        ttsstream.stream("\udc80", provider=provider)
+    assert requests == []

@@ -400,3 +400,34 @@ async def test_leaving_the_block_on_an_error_silences_and_settles_everything() -
     states = [u.state for u in speaker.history]
     assert states == [UtteranceState.INTERRUPTED, UtteranceState.CANCELLED]
     assert sink.calls == ["open", "abort"]  # silenced on the way out, never drained
+
+
+async def test_text_that_is_not_a_str_or_has_a_lone_surrogate_fails_at_the_call() -> None:
+    provider = FakeProvider()
+    async with Speaker(provider, sink=ClockSink(speed=20)) as speaker:
+        with anyio.fail_after(LIMIT):
+            with pytest.raises(TypeError, match=r"^text must be a str, not bytes: decode it"):
+                speaker.enqueue(b"Hello")  # type: ignore[arg-type]
+            with pytest.raises(TypeError, match=r"^text must be a str, not int$"):
+                await speaker.say(42)  # type: ignore[arg-type]
+            with pytest.raises(ttsstream.ConfigurationError, match=r"lone surrogate \(U\+D800\)"):
+                await speaker.say("\ud800")
+            with pytest.raises(TypeError, match=r"async iterable of str .*not str; use say\(\)"):
+                await speaker.say_stream("Hello there.")  # type: ignore[arg-type]
+
+            async def deltas() -> AsyncIterator[object]:
+                yield "Fine so far"
+                yield b" but bytes."
+
+            with pytest.raises(
+                TypeError, match=r"^a say_stream\(\) delta must be a str, not bytes"
+            ):
+                await speaker.say_stream(deltas())  # type: ignore[arg-type]
+
+            async def broken() -> AsyncIterator[str]:
+                yield "Broken \udcff escape."
+
+            with pytest.raises(ttsstream.ConfigurationError, match=r"\(U\+DCFF\) at index 7"):
+                await speaker.say_stream(broken())
+    assert speaker.history == []
+    assert provider.requests == []

@@ -15,6 +15,7 @@ from ._play.sink import Sink
 from ._providers.base import Provider, StreamStats
 from ._providers.registry import default_provider
 from ._pump import play, split_for
+from ._text.check import check_text
 
 __all__ = ["AudioStream", "SpeakReport", "default_provider", "speak", "stream"]
 
@@ -63,6 +64,7 @@ async def speak(
     is handed to the sink.
     """
     started = time.monotonic()
+    check_text(text)
     own_provider = provider is None
     if sink is not None and device is not None:
         raise ConfigurationError("pass either sink= or device=, not both")
@@ -117,8 +119,9 @@ class AudioStream:
         return chunk
 
 
-@contextlib.asynccontextmanager
-async def stream(text: str, provider: Provider | None = None) -> AsyncIterator[AudioStream]:
+def stream(
+    text: str, provider: Provider | None = None
+) -> contextlib.AbstractAsyncContextManager[AudioStream]:
     """Synthesize ``text`` and iterate over its audio as it arrives; no device needed.
 
     >>> async with ttsstream.stream("Hi", provider=ttsstream.OpenAI()) as audio:  # doctest: +SKIP
@@ -127,6 +130,11 @@ async def stream(text: str, provider: Provider | None = None) -> AsyncIterator[A
 
     Leaving the block early closes the HTTP response.
     """
+    return _stream(check_text(text), provider)
+
+
+@contextlib.asynccontextmanager
+async def _stream(text: str, provider: Provider | None) -> AsyncIterator[AudioStream]:
     own_provider = provider is None
     provider = provider if provider is not None else default_provider()
     stats = StreamStats()

@@ -40,6 +40,7 @@ from ._speaking.utterance import (
     Utterance,
     UtteranceState,
 )
+from ._text.check import check_text
 from ._text.sentences import SentenceSplitter
 from ._text.speakable import SpeakableFilter
 
@@ -225,6 +226,7 @@ class Speaker:
 
     def enqueue(self, text: str) -> UtteranceHandle:
         """Queue ``text`` and return at once with a handle to await or cancel."""
+        check_text(text)
         queue, player = self._parts()
         self._ids += 1
         utterance = Utterance(text=text, id=self._ids)
@@ -252,6 +254,11 @@ class Speaker:
         boundary. Returns the utterances, once all are settled. If ``deltas`` raises, the
         error leaves as itself at once; sentences queued before it are still spoken.
         """
+        if isinstance(deltas, (str, bytes)) or not hasattr(deltas, "__aiter__"):
+            raise TypeError(
+                "say_stream() takes an async iterable of str (LLM deltas), not "
+                f"{type(deltas).__name__}; use say() for a whole text"
+            )
         splitter = SentenceSplitter(
             max_chars=self.provider.max_input_chars, first_min_chars=self.first_min_chars
         )
@@ -281,7 +288,7 @@ class Speaker:
                         emit(splitter.feed(cleaner.flush()))
                         emit(splitter.flush_clause())
                         continue
-                    emit(splitter.feed(cleaner.feed(delta)))
+                    emit(splitter.feed(cleaner.feed(check_text(delta, "a say_stream() delta"))))
             emit(splitter.feed(cleaner.flush()))
             emit(splitter.flush())
 
