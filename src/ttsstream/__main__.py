@@ -1,5 +1,5 @@
 """``python -m ttsstream``: the ``ttsstream`` command."""
 
-from ttsstream._cli import main
+from ttsstream._cli import entry
 
-raise SystemExit(main())
+entry()

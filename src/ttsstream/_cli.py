@@ -17,7 +17,7 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 
 import anyio
 from anyio.from_thread import BlockingPortal
@@ -85,6 +85,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         return _report_error(exc, args)
     return status
+
+
+def entry() -> NoReturn:
+    """The ``ttsstream`` command as a process: :func:`main`, then exit with its status.
+
+    A Piper step still running (a model load or a sentence nobody will hear, abandoned when the
+    command failed or was interrupted) cannot be stopped, and the interpreter would wait for its
+    thread before exiting: the command leaves without waiting for it.
+    """
+    status = main()
+    from ._providers.piper import abandoned_steps
+
+    if abandoned_steps():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    sys.exit(status)
 
 
 # -- the command line ------------------------------------------------------------------------

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import numpy as np
@@ -16,7 +16,7 @@ from .._errors import ConfigurationError, ProviderNotAvailableError, TTSStreamEr
 from .._format import AudioChunk, AudioFormat
 from .base import Provider, StreamStats
 
-__all__ = ["Piper"]
+__all__ = ["Piper", "abandoned_steps"]
 
 _INSTALL_HINT = 'install it with: pip install "ttsstream[piper]"'
 
@@ -102,7 +102,7 @@ class Piper(Provider):
 
     async def load(self) -> None:
         """Load the voice model now (it is otherwise loaded by the first request)."""
-        await anyio.to_thread.run_sync(self._load_sync, abandon_on_cancel=True)
+        await _step(self._load_sync)
 
     def _synthesis_config(self, voice: Any) -> Any:
         from piper import SynthesisConfig
@@ -135,7 +135,7 @@ class Piper(Provider):
         self, text: str, *, stats: StreamStats | None = None
     ) -> AsyncGenerator[AudioChunk, None]:
         stats = stats if stats is not None else StreamStats()
-        voice = await anyio.to_thread.run_sync(self._load_sync, abandon_on_cancel=True)
+        voice = await _step(self._load_sync)
         config = self._synthesis_config(voice)
         stats.request_sent = time.monotonic()
         sentences: Iterator[Any] | None = None
@@ -158,7 +158,7 @@ class Piper(Provider):
                 # sentence being computed finishes in the background, none after it (stopped),
                 # and the lock keeps it from overlapping the next request.
                 try:
-                    piece = await anyio.to_thread.run_sync(next_sentence, abandon_on_cancel=True)
+                    piece = await _step(next_sentence)
                 except Exception as exc:
                     raise TTSStreamError(
                         f"Piper failed to synthesize speech with voice {self.voice}: {exc}"
@@ -185,6 +185,49 @@ class Piper(Provider):
     async def aclose(self) -> None:
         """Forget the loaded model (it is loaded again if the provider is used again)."""
         self._voice = None
+
+
+_T = TypeVar("_T")
+
+_abandoned_lock = threading.Lock()
+_abandoned = 0
+
+
+def abandoned_steps() -> int:
+    """How many Piper steps are still running in a worker thread that nobody waits for.
+
+    A step (loading a model, synthesizing a sentence) takes up to seconds and cannot be stopped:
+    a cancelled request abandons it. Its worker thread is still joined when the interpreter
+    exits, so a command line that failed (no sound card) would wait for it; the ``ttsstream``
+    command checks this and leaves at once instead (see ``ttsstream._cli.entry``).
+    """
+    return _abandoned
+
+
+async def _step(work: Callable[[], _T]) -> _T:
+    """Run ``work`` in a worker thread; if cancelled, return at once and count it abandoned
+    until it ends."""
+    global _abandoned
+    state = {"done": False, "abandoned": False}
+
+    def run() -> _T:
+        global _abandoned
+        try:
+            return work()
+        finally:
+            with _abandoned_lock:
+                state["done"] = True
+                if state["abandoned"]:
+                    _abandoned -= 1
+
+    try:
+        return await anyio.to_thread.run_sync(run, abandon_on_cancel=True)
+    except BaseException:
+        with _abandoned_lock:
+            if not state["done"]:
+                state["abandoned"] = True
+                _abandoned += 1
+        raise
 
 
 def _load_voice(path: Path | None, use_cuda: bool) -> Any:
