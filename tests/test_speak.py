@@ -255,3 +255,42 @@ async def test_a_lone_surrogate_is_a_configuration_error_that_says_so() -> None:
     with pytest.raises(ttsstream.ConfigurationError, match=r"\(U\+DC80\) at index 0"):
         ttsstream.stream("\udc80", provider=provider)
     assert requests == []
+
+
+class GappySink(MemorySink):
+    """Counts a gap of 10 ms at every write, like a device running dry between chunks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gaps = 0
+        self.gap_seconds = 0.0
+
+    async def write(self, samples: np.ndarray) -> None:  # type: ignore[override]
+        await super().write(samples)
+        self.gaps += 1
+        self.gap_seconds += 0.01
+
+    @property
+    def underruns(self) -> int:
+        return self.gaps
+
+
+async def test_the_report_counts_the_gaps_of_this_call_only() -> None:
+    sink = GappySink()
+    sink.gaps, sink.gap_seconds = 5, 0.5  # from earlier use of the same sink
+    source = tone(2400)
+    pieces = split(streaming_wav(source), [44 + 1200, 1200, 1200, 1200])  # four chunks of 600
+    tts = ttsstream.OpenAI(
+        api_key=KEY,
+        retries=Retries(0),
+        client=client_for(
+            lambda r: httpx.Response(
+                200, headers={"content-type": "audio/wav"}, stream=Body(pieces)
+            )
+        ),
+    )
+    report = await ttsstream.speak("Hello.", provider=tts, sink=sink)
+    writes = len(sink.chunks)
+    assert writes == 4
+    assert report.underruns == writes
+    assert report.gap_seconds == pytest.approx(0.01 * writes)

@@ -431,3 +431,25 @@ async def test_text_that_is_not_a_str_or_has_a_lone_surrogate_fails_at_the_call(
                 await speaker.say_stream(broken())
     assert speaker.history == []
     assert provider.requests == []
+
+
+async def test_each_utterance_carries_the_gaps_heard_while_it_played() -> None:
+    class GappyClockSink(ClockSink):
+        """A gap of 5 ms counted at every write (as if each came late)."""
+
+        gap_seconds = 0.0
+
+        async def write(self, samples: np.ndarray) -> None:
+            self.underrun_count += 1
+            self.gap_seconds += 0.005
+            await super().write(samples)
+
+    sink = GappyClockSink(speed=20)
+    provider = FakeProvider(chunk_frames=400)
+    async with Speaker(provider, sink=sink) as speaker:
+        with anyio.fail_after(LIMIT):
+            first = await speaker.say("x" * 20)  # 4 chunks: the gaps of the 3 after its start
+            second = await speaker.say("y" * 10)  # 2 chunks: 1 gap after its start
+    assert (first.underruns, second.underruns) == (3, 1)
+    assert first.gap_seconds == pytest.approx(0.015)
+    assert second.gap_seconds == pytest.approx(0.005)

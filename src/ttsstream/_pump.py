@@ -25,7 +25,23 @@ from ._play.sink import Sink
 from ._providers.base import Provider, StreamStats
 from ._text.sentences import SentenceSplitter
 
-__all__ = ["Output", "Progress", "concurrently", "play", "pump", "split_for"]
+__all__ = ["Gaps", "Output", "Progress", "concurrently", "play", "pump", "split_for"]
+
+
+@dataclass(frozen=True)
+class Gaps:
+    """A sink's gap counters: gaps a listener heard, and the seconds of silence they inserted."""
+
+    count: int = 0
+    seconds: float = 0.0
+
+    @classmethod
+    def of(cls, sink: Sink) -> Gaps:
+        """The counters of ``sink`` now (``gap_seconds`` is 0 for sinks that do not keep it)."""
+        return cls(sink.underruns, float(getattr(sink, "gap_seconds", 0.0)))
+
+    def __sub__(self, earlier: Gaps) -> Gaps:
+        return Gaps(self.count - earlier.count, self.seconds - earlier.seconds)
 
 
 @dataclass

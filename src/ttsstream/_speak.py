@@ -14,7 +14,7 @@ from ._format import AudioChunk, AudioFormat
 from ._play.sink import Sink
 from ._providers.base import Provider, StreamStats
 from ._providers.registry import default_provider
-from ._pump import play, split_for
+from ._pump import Gaps, play, split_for
 from ._text.check import check_text
 
 __all__ = ["AudioStream", "SpeakReport", "default_provider", "speak", "stream"]
@@ -30,7 +30,7 @@ class SpeakReport:
     ttfa: float | None
     #: Seconds of audio played.
     duration: float
-    #: Times the device ran dry and played silence.
+    #: Gaps heard during this call: times the device ran dry and played silence.
     underruns: int
     #: Response body bytes received.
     bytes_received: int
@@ -44,6 +44,8 @@ class SpeakReport:
     format: AudioFormat | None
     #: The provider's name (``"openai"``, ``"piper"``, ...).
     provider: str
+    #: Seconds of silence the gaps inserted (sinks that measure it: :class:`DeviceSink`).
+    gap_seconds: float = 0.0
 
 
 async def speak(
@@ -75,10 +77,12 @@ async def speak(
 
         sink = DeviceSink(device=device)
     stats = StreamStats(started=started)
+    gaps_before = Gaps.of(sink)
     try:
         progress = await play(
             provider, split_for(provider, text), sink, stats=stats, on_audio=on_audio
         )
+        gaps = Gaps.of(sink) - gaps_before
     finally:
         with anyio.CancelScope(shield=True):
             if own_sink:
@@ -90,13 +94,14 @@ async def speak(
         ttfb=stats.ttfb,
         ttfa=None if progress.first_audio is None else progress.first_audio - started,
         duration=fmt.duration(progress.frames) if fmt else 0.0,
-        underruns=sink.underruns,
+        underruns=gaps.count,
         bytes_received=stats.bytes_received,
         frames=progress.frames,
         elapsed=time.monotonic() - started,
         retries=stats.retries,
         format=fmt,
         provider=provider.name,
+        gap_seconds=gaps.seconds,
     )
 
 

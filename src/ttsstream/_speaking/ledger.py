@@ -17,7 +17,7 @@ from collections.abc import Callable
 import anyio
 
 from .._format import AudioFormat
-from .._pump import Output
+from .._pump import Gaps, Output
 from .utterance import FINAL, HeardReport, Job, SpeakerEvent, Utterance, UtteranceState
 
 __all__ = ["HeardLedger"]
@@ -60,11 +60,11 @@ class HeardLedger:
         except Exception:
             logger.exception("Speaker on_event callback failed for %s", kind)
 
-    def started(self, job: Job, start_frame: int, underruns: int) -> None:
+    def started(self, job: Job, start_frame: int, gaps: Gaps) -> None:
         """``job``'s first audio went to the sink at ``start_frame`` of the session."""
         u = job.utterance
         job.start_frame = start_frame
-        job.underruns_at_start = underruns
+        job.gaps_at_start = gaps
         u.state = UtteranceState.SPEAKING
         u.started_at = time.monotonic()
         self.emit("started", u)
@@ -92,7 +92,7 @@ class HeardLedger:
             logger.warning("utterance %d failed: %s", u.id, error)
         self.emit(_EVENT_KINDS[state], u)
 
-    def settle_heard(self, played: int, fmt: AudioFormat, underruns: int) -> None:
+    def settle_heard(self, played: int, fmt: AudioFormat, gaps: Gaps) -> None:
         """Settle written utterances whose audio has all been heard (``played`` frames)."""
         while self.written:
             job = self.written[0]
@@ -103,7 +103,7 @@ class HeardLedger:
             if played < job.end_frame:
                 break
             self.written.popleft()
-            u.underruns = underruns - job.underruns_at_start
+            _count_gaps(u, gaps - job.gaps_at_start)
             if u.error is not None:
                 self.settle(job, UtteranceState.FAILED, u.error)
             else:
@@ -111,7 +111,7 @@ class HeardLedger:
         self._changed()
 
     def settle_cut(
-        self, played: int, fmt: AudioFormat, underruns: int, current: Job | None, written: int
+        self, played: int, fmt: AudioFormat, gaps: Gaps, current: Job | None, written: int
     ) -> None:
         """The output was aborted after ``played`` frames: settle every utterance in it by how
         much was heard. ``current`` was being written (``written`` frames so far)."""
@@ -123,7 +123,7 @@ class HeardLedger:
             end = job.end_frame if job.end_frame is not None else written
             heard = max(0, min(played, end) - job.start_frame)
             job.utterance.heard_seconds = fmt.duration(heard)
-            job.utterance.underruns = underruns - job.underruns_at_start
+            _count_gaps(job.utterance, gaps - job.gaps_at_start)
             if job.end_frame is not None and played >= job.end_frame:
                 self.settle(job, UtteranceState.DONE)
             elif heard > 0:
@@ -140,7 +140,7 @@ class HeardLedger:
                 await self._wake.wait()
             fmt = output.format
             if fmt is not None:
-                self.settle_heard(output.sink.frames_played, fmt, output.sink.underruns)
+                self.settle_heard(output.sink.frames_played, fmt, Gaps.of(output.sink))
             await anyio.sleep(_MONITOR_INTERVAL)
 
     def report(self) -> HeardReport:
@@ -153,3 +153,8 @@ class HeardLedger:
         partial = next((u for u in settled if u.state is UtteranceState.INTERRUPTED), None)
         dropped = [u for u in settled if u.state is UtteranceState.CANCELLED]
         return HeardReport(heard=heard, partial=partial, dropped=dropped)
+
+
+def _count_gaps(utterance: Utterance, gaps: Gaps) -> None:
+    utterance.underruns = gaps.count
+    utterance.gap_seconds = gaps.seconds

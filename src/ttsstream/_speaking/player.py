@@ -17,7 +17,7 @@ import anyio
 from .._errors import TTSStreamError
 from .._format import AudioChunk, AudioFormat
 from .._play.sink import Sink
-from .._pump import Output, pump
+from .._pump import Gaps, Output, pump
 from .ledger import HeardLedger
 from .queue import UtteranceQueue
 from .utterance import Job, UtteranceState
@@ -68,7 +68,7 @@ class Player:
 
     def _drained(self, fmt: AudioFormat, frames: int) -> None:
         # Everything written in the session has been heard.
-        self._ledger.settle_heard(frames, fmt, self.sink.underruns)
+        self._ledger.settle_heard(frames, fmt, Gaps.of(self.sink))
 
     async def run(self) -> None:
         """Forever: play the next utterance, or wait for one."""
@@ -100,7 +100,7 @@ class Player:
     async def _play(self, job: Job) -> None:
         def on_chunk(chunk: AudioChunk, start: int) -> None:
             if job.start_frame is None:
-                self._ledger.started(job, start, self.sink.underruns)
+                self._ledger.started(job, start, Gaps.of(self.sink))
 
         async with job.receive:
             await pump(job.receive, self.output, on_chunk=on_chunk)
@@ -178,7 +178,7 @@ class Player:
             await self.output.abort()
             current = self.current
             self._ledger.settle_cut(
-                self.sink.frames_played, fmt, self.sink.underruns, current, self.output.frames
+                self.sink.frames_played, fmt, Gaps.of(self.sink), current, self.output.frames
             )
         current, self.current = self.current, None
         if current is not None:

@@ -10,6 +10,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .._format import AudioChunk
+from .._pump import Gaps
 
 __all__ = [
     "FINAL",
@@ -63,8 +64,10 @@ class Utterance:
     finished_at: float | None = None
     #: Request-to-first-byte time of its (first) request.
     ttfb: float | None = None
-    #: Times the output ran dry while it played.
+    #: Times the output ran dry while it played (gaps heard).
     underruns: int = 0
+    #: Seconds of silence those gaps inserted (sinks that measure it: ``DeviceSink``).
+    gap_seconds: float = 0.0
     #: The provider's error, for ``FAILED``.
     error: BaseException | None = None
 
@@ -143,5 +146,5 @@ class Job:
     fetching: bool = False
     start_frame: int | None = None  # position in the sink's frame counter where it starts
     end_frame: int | None = None
-    underruns_at_start: int = 0
+    gaps_at_start: Gaps = field(default_factory=Gaps)
     cancel_requested: bool = False
