@@ -73,7 +73,7 @@ async def speak(
     provider = provider if provider is not None else default_provider()
     own_sink = sink is None
     if sink is None:
-        from ._play.device import DeviceSink
+        from ._play.device import DeviceSink  # PortAudio loads only when needed
 
         sink = DeviceSink(device=device)
     stats = StreamStats(started=started)
