@@ -65,8 +65,10 @@ async def test_output_opens_once_counts_frames_and_reopens_on_a_format_change() 
     assert not output.is_open
     await output.drain()  # nothing open: nothing to drain
     await output.abort()  # nor to abort
-    assert sink.log == ["open 8000", "write 10", "write 20", "write 5", "drain", "open 16000",
-                        "write 7", "drain"]  # fmt: skip
+    assert sink.log == [
+        *["open 8000", "write 10", "write 20", "write 5", "drain"],
+        *["open 16000", "write 7", "drain"],
+    ]
 
 
 async def test_output_abort_closes_the_session() -> None:
