@@ -25,7 +25,7 @@ class Expectation(Protocol):
     @property
     def provider(self) -> str: ...
     @property
-    def expect(self) -> Literal["wav", "pcm"]: ...
+    def expect(self) -> Literal["wav", "pcm", "mp3", "opus", "aac", "flac"]: ...
     @property
     def pcm_format(self) -> AudioFormat: ...
     @property
@@ -100,11 +100,33 @@ def choose_decoder(content_type: str | None, request: Expectation) -> ByteDecode
 def _expected(request: Expectation) -> ByteDecoder:
     if request.expect == "wav":
         return WavDecoder()
+    if request.expect in _BY_NAME:
+        return _compressed(_BY_NAME[request.expect])
     return PcmDecoder(request.pcm_format, request.pcm_encoding)
 
 
+# Compressed formats: the format's name as the messages and _COMPRESSED say it -> decoder.
+_BY_NAME = {"mp3": "MP3", "opus": "Ogg/Opus", "aac": "AAC", "flac": "FLAC"}
+
+
+def _compressed(name: str) -> ByteDecoder:
+    # Imported here: the codecs module is light, but PyAV (imported by the decoders) is not.
+    from . import codecs
+
+    decoders: dict[str, type[ByteDecoder]] = {
+        "MP3": codecs.Mp3Decoder,
+        "Ogg/Opus": codecs.OpusDecoder,
+        "Opus": codecs.OpusDecoder,
+        "AAC": codecs.AacDecoder,
+        "FLAC": codecs.FlacDecoder,
+    }
+    return decoders[name]()
+
+
 class _Sniffer:
-    """For a generic or surprising Content-Type: look at the first bytes, then decide."""
+    """For a generic, compressed or surprising Content-Type: look at the first bytes, then
+    decide. Magic bytes (``RIFF``, ``ID3``, ``OggS``, ``fLaC``, an MPEG or ADTS frame header
+    when a compressed format was named or asked for) win over the label."""
 
     _MAGIC = ((b"ID3", "MP3"), (b"OggS", "Ogg/Opus"), (b"fLaC", "FLAC"))
 
@@ -141,13 +163,16 @@ class _Sniffer:
         if head[:4] in (b"RIFF", b"RF64", b"BW64"):
             return WavDecoder()
         found = next((name for magic, name in self._MAGIC if head.startswith(magic)), None)
-        if found is None and self._claimed and _looks_like_mpeg(head):
-            found = self._claimed
-        if found is not None:
+        compressed = self._claimed or self._request.expect in _BY_NAME
+        if found is None and compressed and _looks_like_mpeg(head):
+            found = "AAC" if head[1] & 0x06 == 0 else "MP3"
+        if found is None and self._claimed == "WebM":
             raise DecodeError(
-                f"{self._request.provider} sent {found} audio ({self._mime or 'no Content-Type'})"
-                "; ttsstream streams wav and pcm: use response_format='wav' or 'pcm'"
+                f"{self._request.provider} sent WebM audio ({self._mime}); ttsstream decodes "
+                "wav, pcm, mp3, Ogg Opus, AAC (ADTS) and FLAC"
             )
+        if found is not None:
+            return _compressed(found)
         return _expected(self._request)
 
 
