@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import threading
+import wave
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +37,7 @@ from ttsstream._decode.codecs import (
 from ttsstream._decode.ogg import OggReader, ogg_crc
 from ttsstream._decode.sniff import choose_decoder
 
+from .audio import PulseServer
 from .loopback import End, LoopbackServer, Request, Send, Status, Step, audio_response
 
 pytestmark = pytest.mark.filterwarnings(
@@ -537,3 +539,46 @@ def test_compressed_formats_are_accepted_with_pyav() -> None:
     request = ttsstream.OpenAI(api_key="sk", response_format="aac").build_request("Hi.")
     assert request.json["response_format"] == "aac"
     assert request.expect == "aac"
+
+
+# -- the real-audio path --------------------------------------------------------------------
+
+
+@pytest.mark.audio
+@pytest.mark.anyio
+@pytest.mark.timeout(120)
+async def test_speak_plays_an_mp3_stream_whole_without_underruns(
+    pulse: PulseServer, tmp_path: Path
+) -> None:
+    from .audio import noise, nonsilent_span
+
+    # Noise, never silent, so that a cut at either end shows; 24 kHz like the null sink.
+    source = tmp_path / "noise.wav"
+    with wave.open(str(source), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24000)
+        w.writeframes(noise(36000, seed=15).tobytes())
+    path = tmp_path / "noise.mp3"
+    _ffmpeg("-i", str(source), "-c:a", "libmp3lame", "-b:a", "128k", "-y", str(path))
+    data = path.read_bytes()
+    ref = np.frombuffer(_ffmpeg("-i", str(path), "-f", "f32le", "-"), "<f4").astype(np.float64)
+
+    def script(r: Request, n: int) -> list[Step]:
+        return audio_response(data, (1, 1023, 777), pace=0.002, content_type="audio/mpeg")
+
+    with LoopbackServer(script) as server, pulse.record() as rec:
+        sink = ttsstream.DeviceSink("pulse")
+        try:
+            with anyio.fail_after(60):
+                report = await ttsstream.speak("Hi.", provider=provider(server, "mp3"), sink=sink)
+        finally:
+            await sink.aclose()
+    assert rec.samples is not None
+    first, end = nonsilent_span(rec.samples)
+    heard = rec.samples[first:end].astype(np.float64) / 32768
+    assert abs(len(heard) - len(ref)) <= 2  # the first and the last sample are there
+    n = min(len(heard), len(ref))
+    assert np.corrcoef(heard[:n], ref[:n])[0, 1] >= 0.999
+    assert report.underruns == 0
+    assert report.frames == len(ref)
