@@ -55,6 +55,7 @@ _Buffer = bytes | bytearray | memoryview
 # Make FFmpeg's decoders report damage instead of concealing it ("explode": stop at the
 # first error; "crccheck": verify the checksums that FLAC frames and some mp3/AAC frames carry).
 _STRICT = {"err_detect": "crccheck+bitstream+explode"}
+_MAX_FLAC_FRAME = 1 << 22  # beyond any real frame (65535 samples x 8 channels x 32 bits)
 _MP3_DECODER_DELAY = 529  # samples FFmpeg's mp3 decoder delays its output by (as in LAME)
 
 _DTYPES: dict[str, SampleDType] = {
@@ -608,6 +609,11 @@ class FlacDecoder(_AvDecoder):
                 self._scan = head[0]
             end = self._next_frame()
             if end is None:
+                if len(buf) > _MAX_FLAC_FRAME:
+                    raise DecodeError(
+                        f"no FLAC frame boundary in {len(buf)} bytes after byte {self._offset}: "
+                        "the stream is corrupted"
+                    )
                 return
             frame = bytes(buf[:end])
             del buf[:end]
