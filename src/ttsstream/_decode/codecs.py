@@ -271,8 +271,10 @@ def lame_trim(frame: bytes) -> tuple[int, int] | None:
 class Mp3Decoder(_AvDecoder):
     """Decode an mp3 stream fed in pieces of any size (``float32`` out).
 
-    ID3v2 tags before the audio are skipped; a Xing/Info header frame is not played, and the
-    encoder delay and padding its LAME tag gives are trimmed, as FFmpeg does.
+    ID3v2 tags (at the start or between frames, as per-sentence servers send them) and ID3v1
+    trailers are skipped; a Xing/Info header frame is not played, and the encoder delay and
+    padding that the first one's LAME tag gives are trimmed, as FFmpeg does. Frames are split
+    by their headers, here, so that any split of the bytes decodes to the same samples.
     """
 
     _codec = "mp3float"
@@ -280,10 +282,9 @@ class Mp3Decoder(_AvDecoder):
 
     def __init__(self) -> None:
         super().__init__()
-        self._head = bytearray()  # bytes before the first audio frame is known
-        self._skip_tag = 0  # bytes of an ID3v2 tag still to skip
-        self._started = False  # the first frame was checked; bytes go to the parser
-        self._packets = 0
+        self._buf = bytearray()
+        self._skip_tag = 0  # bytes of a tag still to skip
+        self._frames = 0  # frames seen (Info frames included)
         #: The (encoder delay, padding) of the LAME tag, if the stream had one.
         self.lame: tuple[int, int] | None = None
 
@@ -291,86 +292,77 @@ class Mp3Decoder(_AvDecoder):
         """Consume ``data``; return the frames it completes, shape ``(frames, channels)``."""
         self._check_open()
         self._bytes += len(data)
-        if self._started:
-            return self._join(self._parse(bytes(data)))
         view = memoryview(data).cast("B")
         if self._skip_tag:
             k = min(self._skip_tag, len(view))
             self._skip_tag -= k
             view = view[k:]
-        self._head += view
-        return self._join(self._start())
-
-    def _start(self) -> list[_Samples]:
-        while not self._started:
-            head = self._head
-            if self._skip_tag or len(head) < 4:
-                return []
-            if head[:3] == b"ID3":
-                if len(head) < 10:
-                    return []
-                size = 10 + _syncsafe(head[6:10], self._bytes) + (10 if head[5] & 0x10 else 0)
-                k = min(size, len(head))
-                del head[:k]
-                self._skip_tag = size - k
-                continue
-            info = mp3_frame_size(bytes(head[:4]))
-            if info is None:
-                raise DecodeError(
-                    f"not an mp3 stream: expected an MPEG layer III frame header, found "
-                    f"{bytes(head[:8])!r}; the body may be an error message or another format"
-                )
-            if len(head) < info[0]:
-                return []
-            first = bytes(head[: info[0]])
-            self._open()
-            trim = lame_trim(first)
-            if trim is not None:  # an Info frame: not audio
-                del head[: info[0]]
-                self.lame = trim
-                delay, padding = trim
-                if delay or padding:
-                    self._skip = delay + _MP3_DECODER_DELAY
-                    self._hold = max(0, padding - _MP3_DECODER_DELAY)
-            self._started = True
-        rest = bytes(self._head)
-        self._head.clear()
-        return self._parse(rest)
-
-    def _parse(self, data: bytes | None) -> list[_Samples]:
-        assert self._ctx is not None
-        try:
-            packets = self._ctx.parse(data)
-        except Exception as exc:
-            raise DecodeError(
-                f"the mp3 stream is corrupted near byte {self._bytes}: {exc}"
-            ) from exc
+        self._buf += view
         out: list[_Samples] = []
-        for packet in packets:
-            self._packets += 1
-            out += self._decode(bytes(packet))
-        return out
+        for frame in self._split():
+            out += self._frame(frame)
+        return self._join(out)
+
+    def _split(self) -> Iterator[bytes]:
+        buf = self._buf
+        while not self._skip_tag and len(buf) >= 4:
+            at = self._bytes - len(buf)
+            if buf[:3] == b"ID3":
+                if len(buf) < 10:
+                    return
+                size = 10 + _syncsafe(buf[6:10], at) + (10 if buf[5] & 0x10 else 0)
+                self._skip_ahead(size)
+                continue
+            if buf[:3] == b"TAG":  # an ID3v1 trailer: 128 bytes
+                self._skip_ahead(128)
+                continue
+            info = mp3_frame_size(bytes(buf[:4]))
+            if info is None:
+                if self._frames == 0:
+                    raise DecodeError(
+                        "not an mp3 stream: expected an MPEG layer III frame header, found "
+                        f"{bytes(buf[:8])!r}; the body may be an error message or another format"
+                    )
+                raise DecodeError(
+                    f"the mp3 stream is corrupted: out of step at byte {at}, where a frame "
+                    f"header should be, found {bytes(buf[:4]).hex()}"
+                )
+            if len(buf) < info[0]:
+                return
+            frame = bytes(buf[: info[0]])
+            del buf[: info[0]]
+            yield frame
+
+    def _skip_ahead(self, size: int) -> None:
+        k = min(size, len(self._buf))
+        del self._buf[:k]
+        self._skip_tag = size - k
+
+    def _frame(self, frame: bytes) -> list[_Samples]:
+        self._frames += 1
+        if self._ctx is None:
+            self._open()
+        trim = lame_trim(frame)
+        if trim is None:
+            return self._decode(frame)
+        if self._frames == 1:  # the stream's own Info frame: its LAME tag is about this stream
+            self.lame = trim
+            delay, padding = trim
+            if delay or padding:
+                self._skip = delay + _MP3_DECODER_DELAY
+                self._hold = max(0, padding - _MP3_DECODER_DELAY)
+        return []  # an Info frame is not audio
 
     def flush(self) -> _Samples:
         """End the stream; return the last frames. A cut-off last frame is dropped (logged)."""
         if self._flushed:
             return self._empty()
         self._flushed = True
-        if not self._started:
-            if self._head or self._bytes:
-                raise self._no_audio() from None
-            raise self._no_audio()
-        assert self._ctx is not None
-        out: list[_Samples] = []
-        try:
-            out += self._parse(None)
-            out += self._drain()
-        except DecodeError as exc:
-            if not self._packets:
-                raise
-            self._drop_tail(0, exc)
-        if self._held is not None:
-            self._held = None  # the encoder's padding
+        if self._buf and not self._skip_tag:
+            self._drop_tail(len(self._buf), DecodeError("incomplete mp3 frame"))
+            self._buf.clear()
+        out = self._drain()
+        self._held = None  # the encoder's padding, never played
         if self.frames_decoded == 0 and not out:
             raise self._no_audio()
         return self._join(out)
