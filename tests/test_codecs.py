@@ -515,6 +515,20 @@ def test_content_type_and_magic_bytes_choose_the_decoder(
     assert len(out) == len(bodies[key].reference)
 
 
+@pytest.mark.parametrize(
+    ("content_type", "found"),
+    [("audio/mpeg", "not an mp3 stream"), ("audio/flac", "not a FLAC stream"),
+     ("audio/mp4", "not an AAC"), ("audio/ogg", "out of step")],
+)  # fmt: skip
+def test_a_compressed_label_on_something_else_is_a_decode_error_not_noise(
+    content_type: str, found: str
+) -> None:
+    body = b'{"error": {"message": "The server had an error"}}'
+    dec = choose_decoder(content_type, Asked(expect="pcm"))
+    with pytest.raises(DecodeError, match=found):
+        dec.feed(body)
+
+
 def test_adts_without_a_label_or_a_request_is_not_guessed(bodies: dict[str, Body]) -> None:
     # 0xFF 0xF1 could be PCM: without a compressed label or request it stays what was asked.
     with pytest.raises(DecodeError, match="AAC"):

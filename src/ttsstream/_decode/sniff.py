@@ -171,6 +171,10 @@ class _Sniffer:
                 f"{self._request.provider} sent WebM audio ({self._mime}); ttsstream decodes "
                 "wav, pcm, mp3, Ogg Opus, AAC (ADTS) and FLAC"
             )
+        if found is None and self._claimed is not None:
+            # Labelled compressed but unrecognised (an error page, MP4): the codec's decoder
+            # says what it found, where PCM would play the bytes as noise.
+            found = self._claimed
         if found is not None:
             return _compressed(found)
         return _expected(self._request)
