@@ -5,8 +5,10 @@ Each decoder has the shape of :class:`~ttsstream.WavDecoder`: ``feed(bytes) -> n
 Python, so that every packet reaches FFmpeg's decoder (through ``av.CodecContext``, never
 ``av.open``, which probes about a second of input first) as soon as its last byte is in:
 
-* **mp3**: ID3v2 tags are skipped; a Xing/Info frame is dropped and its LAME tag's encoder
-  delay and padding are trimmed as FFmpeg does (start: delay + 529, end: padding - 529).
+* **mp3**: frames split by their headers (FFmpeg's parser decodes a cut-off end differently
+  depending on how the bytes were split); ID3 tags are skipped; a Xing/Info frame is dropped
+  and its LAME tag's encoder delay and padding are trimmed as FFmpeg does (start: delay + 529,
+  end: padding - 529).
 * **Ogg Opus**: :class:`~ttsstream._decode.ogg.OggReader` checks every page's CRC; ``OpusHead``
   configures the decoder (which applies its pre-skip); the end-of-stream page's granule
   position trims the padding of the last packet. Always 48 kHz.
