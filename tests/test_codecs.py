@@ -273,6 +273,35 @@ async def test_elevenlabs_mp3_output_format(speech: Path) -> None:
     np.testing.assert_array_equal(out, ref)
 
 
+@pytest.mark.anyio
+async def test_a_44k_mp3_on_a_device_that_only_takes_48k_is_resampled(speech: Path) -> None:
+    soxr = pytest.importorskip("soxr")
+    from .fakesd import FakeSoundDevice
+
+    data = _ffmpeg("-i", str(speech), "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "128k",
+                   "-f", "mp3", "-")  # fmt: skip
+    decoded = decode(Mp3Decoder, data, [])
+    sd = FakeSoundDevice(accept=lambda dev, ch, dtype, rate: rate == 48000 and dtype == "int16")
+
+    def script(r: Request, n: int) -> list[Step]:
+        return audio_response(data, (1, 1023, 777), content_type="audio/mpeg")
+
+    with LoopbackServer(script) as server, anyio.fail_after(30):
+        async with ttsstream.DeviceSink("pulse", _backend=sd) as sink:
+            report = await ttsstream.speak("Hi.", provider=provider(server, "mp3"), sink=sink)
+            assert sink.stream_format == ttsstream.AudioFormat(48000, 1, "int16")
+    assert report.frames == len(decoded)
+    out = sd.stream.output()[:, 0].astype(np.float64) / 32768
+    expected = soxr.resample(decoded, 44100, 48000)[:, 0].astype(np.float64)
+    # Where the audio starts among the silence the device played around it.
+    n = len(out) + len(expected)
+    xcorr = np.fft.irfft(np.fft.rfft(out, n) * np.conj(np.fft.rfft(expected, n)), n)
+    start = int(np.argmax(xcorr[: len(out)]))
+    got = out[start : start + len(expected)]
+    assert len(got) == len(expected)
+    assert np.corrcoef(got, expected)[0, 1] >= 0.999
+
+
 # -- damage ---------------------------------------------------------------------------------
 
 
