@@ -553,9 +553,26 @@ def test_a_compressed_label_on_something_else_is_a_decode_error_not_noise(
     content_type: str, found: str
 ) -> None:
     body = b'{"error": {"message": "The server had an error"}}'
-    dec = choose_decoder(content_type, Asked(expect="pcm"))
+    dec = choose_decoder(content_type, Asked(expect="mp3" if "mpeg" not in content_type else "aac"))
     with pytest.raises(DecodeError, match=found):
         dec.feed(body)
+
+
+@pytest.mark.parametrize("first", [0, -1, -3])
+def test_pcm_asked_and_labelled_mpeg_is_pcm(first: int) -> None:
+    # ElevenLabs labels its pcm_* output audio/mpeg: what was asked decides, not the label,
+    # even when the first sample's bytes (-3 then 5: ff ff 05 00) look like a frame sync.
+    samples = np.array([first, 5, *range(-500, 500)], "<i2")
+    dec = lambda: choose_decoder("audio/mpeg", Asked(expect="pcm"))  # noqa: E731
+    out = decode(dec, samples.tobytes(), [3, 501])
+    np.testing.assert_array_equal(out[:, 0], samples)
+
+
+@pytest.mark.parametrize("key", ["mp3-bare", "aac"])
+def test_a_label_matching_the_bytes_wins_over_pcm_asked(bodies: dict[str, Body], key: str) -> None:
+    body = bodies[key]
+    out = decode(lambda: choose_decoder(body.fmt.mime, Asked(expect="pcm")), body.data, [])
+    assert len(out) == len(body.reference)
 
 
 def test_adts_without_a_label_or_a_request_is_not_guessed(bodies: dict[str, Body]) -> None:

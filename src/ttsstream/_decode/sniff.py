@@ -163,21 +163,33 @@ class _Sniffer:
         if head[:4] in (b"RIFF", b"RF64", b"BW64"):
             return WavDecoder()
         found = next((name for magic, name in self._MAGIC if head.startswith(magic)), None)
-        compressed = self._claimed or self._request.expect in _BY_NAME
-        if found is None and compressed and _looks_like_mpeg(head):
-            found = "AAC" if head[1] & 0x06 == 0 else "MP3"
+        compressed_asked = self._request.expect in _BY_NAME
+        if found is None and _looks_like_mpeg(head):
+            sync = "AAC" if head[1] & 0x06 == 0 else "MP3"
+            # A frame sync is two bytes that PCM can hold too (a small negative sample): trust
+            # it when a compressed format was asked for, or when the label names that very
+            # format and, for mp3, the whole header is a valid layer III one.
+            if compressed_asked or (sync == self._claimed and (sync == "AAC" or _layer3(head))):
+                found = sync
         if found is None and self._claimed == "WebM":
             raise DecodeError(
                 f"{self._request.provider} sent WebM audio ({self._mime}); ttsstream decodes "
                 "wav, pcm, mp3, Ogg Opus, AAC (ADTS) and FLAC"
             )
-        if found is None and self._claimed is not None:
-            # Labelled compressed but unrecognised (an error page, MP4): the codec's decoder
-            # says what it found, where PCM would play the bytes as noise.
+        if found is None and self._claimed is not None and compressed_asked:
+            # Labelled and asked compressed but unrecognised (an error page, MP4): the codec's
+            # decoder says what it found. When PCM was asked, the label is the one that lies
+            # (ElevenLabs sends pcm_* as audio/mpeg): the bytes are decoded as asked.
             found = self._claimed
         if found is not None:
             return _compressed(found)
         return _expected(self._request)
+
+
+def _layer3(head: bytes) -> bool:
+    from .codecs import mp3_frame_size  # PyAV is not imported by this
+
+    return mp3_frame_size(head) is not None
 
 
 def _looks_like_mpeg(head: bytes) -> bool:
