@@ -21,7 +21,7 @@ TEST_DEPS = [
 ]
 # The peers the benchmarks compare against (PyAudio builds against portaudio19-dev).
 PEERS = ["requests>=2.31", "pyaudio>=0.2.14", "openai[voice-helpers]>=1.60", "realtimetts>=0.5"]
-EXTRAS = ".[piper,resample]"
+EXTRAS = ".[piper,resample,codecs]"
 
 
 @nox.session

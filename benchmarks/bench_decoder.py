@@ -17,6 +17,17 @@ such streams one core could keep up with.
 
 ``--plot`` needs matplotlib (skipped with a note if it is missing); ``--check`` exits with
 status 1 when the target is not met.
+
+Compressed formats (mp3, Ogg Opus, AAC, FLAC; needs the ``codecs`` extra, ffmpeg and
+espeak-ng, else skipped with a note; ``--no-codecs`` skips them): real speech is encoded by the
+ffmpeg CLI into a pipe, as a streaming server does, and each body is measured twice:
+
+* CPU per audio second: ``time.process_time`` to decode the body fed in 1 KiB pieces, best of
+  ``--repeat``, divided by the audio's duration (ms of CPU per second of audio);
+* time to first audio on the loopback HTTP server, which sends the body at the pace of the
+  audio it holds (one piece per 20 ms of audio, as an encoder produces it): the median, over
+  ``--ttfa-runs`` requests, of the time from calling ``stream()`` to the first decoded chunk,
+  and its difference with WAV of the same speech on the same server ("extra").
 """
 
 from __future__ import annotations
@@ -39,6 +50,8 @@ import numpy.typing as npt
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from ttsstream import AudioFormat, Encoding, PcmDecoder, WavDecoder
+
+ROOT = Path(__file__).resolve().parent.parent
 
 CHUNK_SIZES = (1024, 4096, 65536, 777)
 TARGET_CHUNK = 1024
@@ -223,6 +236,180 @@ def plot(rows: Sequence[Row], path: Path) -> bool:
     return True
 
 
+# -- compressed formats ---------------------------------------------------------------------
+
+SPEECH = (
+    "Streaming speech should start at once. This sentence is here so that the clip lasts a "
+    "few seconds, like a chatbot's answer."
+)
+CODEC_PIECE_SECONDS = 0.02  # the server sends one piece per 20 ms of audio
+
+
+@dataclass(frozen=True)
+class CodecBody:
+    name: str
+    content_type: str
+    response_format: str
+    payload: bytes
+    seconds: float
+
+
+@dataclass
+class CodecRow:
+    format: str
+    kbit_per_s: float
+    cpu_ms_per_audio_s: float
+    ttfa_ms: float
+    extra_ttfa_ms: float
+
+
+# name -> (response_format, content type, ffmpeg output arguments)
+CODECS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "wav (s16 24 kHz)": ("wav", "audio/wav", ("-c:a", "pcm_s16le", "-f", "wav")),
+    "pcm (s16 24 kHz)": ("pcm", "audio/pcm", ("-c:a", "pcm_s16le", "-f", "s16le")),
+    "mp3 48 kbit/s": ("mp3", "audio/mpeg", ("-c:a", "libmp3lame", "-b:a", "48k", "-f", "mp3")),
+    "mp3 128 kbit/s": ("mp3", "audio/mpeg", ("-c:a", "libmp3lame", "-b:a", "128k", "-f", "mp3")),
+    "opus 32 kbit/s, 20 ms pages": (
+        "opus",
+        "audio/ogg",
+        ("-c:a", "libopus", "-b:a", "32k", "-page_duration", "20000", "-f", "ogg"),
+    ),
+    "opus 32 kbit/s, 1 s pages": (
+        "opus",
+        "audio/ogg",
+        ("-c:a", "libopus", "-b:a", "32k", "-f", "ogg"),  # ffmpeg's default page duration
+    ),
+    "aac 48 kbit/s (ADTS)": ("aac", "audio/aac", ("-c:a", "aac", "-b:a", "48k", "-f", "adts")),
+    "flac": ("flac", "audio/flac", ("-c:a", "flac", "-f", "flac")),
+}
+
+
+def codec_bodies() -> list[CodecBody] | str:
+    """The speech in every format, or why the codec benchmark cannot run."""
+    import importlib.util
+    import shutil
+    import subprocess
+
+    missing = [t for t in ("ffmpeg", "espeak-ng") if shutil.which(t) is None]
+    if missing:
+        return f"{' and '.join(missing)} not installed"
+    if importlib.util.find_spec("av") is None:
+        return "PyAV is not installed (pip install 'ttsstream[codecs]')"
+    raw = subprocess.run(["espeak-ng", "--stdout", SPEECH], capture_output=True, check=True).stdout
+
+    def ffmpeg(*args: str, stdin: bytes) -> bytes:
+        cmd = ["ffmpeg", "-v", "error", "-nostdin", "-i", "-", "-ar", "24000", "-ac", "1", *args]
+        return subprocess.run([*cmd, "-"], input=stdin, capture_output=True, check=True).stdout
+
+    pcm = ffmpeg("-f", "s16le", stdin=raw)
+    seconds = len(pcm) / 48000
+    wav = ffmpeg("-f", "wav", stdin=raw)
+    out = []
+    for name, (fmt, ctype, args) in CODECS.items():
+        payload = ffmpeg(*args, stdin=wav)
+        out.append(CodecBody(name, ctype, fmt, payload, seconds))
+    return out
+
+
+def codec_cpu(body: CodecBody, repeat: int) -> float:
+    """Best CPU seconds to decode the body in 1 KiB pieces."""
+    from ttsstream._decode.sniff import choose_decoder
+
+    class Asked:
+        provider = "bench"
+        expect = body.response_format
+        pcm_format = AudioFormat(24000)
+        pcm_encoding = "s16le"
+
+    chunks = split(body.payload, TARGET_CHUNK)
+    best = float("inf")
+    for _ in range(repeat + 1):
+        start = time.process_time()
+        dec = choose_decoder(body.content_type, Asked())  # type: ignore[arg-type]
+        for piece in chunks:
+            dec.feed(piece)
+        dec.flush()
+        best = min(best, time.process_time() - start)
+    return best
+
+
+def codec_ttfa(bodies: Sequence[CodecBody], runs: int) -> dict[str, list[float]]:
+    """Seconds from ``stream()`` to the first chunk, per body, on a real-time-paced server."""
+    import anyio
+
+    sys.path.insert(0, str(ROOT))
+    from tests.loopback import End, LoopbackServer, Request, Send, Sleep, Status, Step
+
+    import ttsstream
+
+    by_format = {b.response_format + b.content_type + b.name: b for b in bodies}
+    current: list[CodecBody] = []
+
+    def script(request: Request, n: int) -> list[Step]:
+        body = current[0]
+        piece = max(1, round(len(body.payload) / body.seconds * CODEC_PIECE_SECONDS))
+        steps: list[Step] = [Status(200, {"Content-Type": body.content_type})]
+        for i in range(0, len(body.payload), piece):
+            steps += [Send(body.payload[i : i + piece]), Sleep(CODEC_PIECE_SECONDS)]
+        return [*steps, End()]
+
+    times: dict[str, list[float]] = {b.name: [] for b in bodies}
+
+    async def one(server: LoopbackServer, body: CodecBody) -> float:
+        tts = ttsstream.OpenAI(base_url=server.url, response_format=body.response_format)
+        async with tts:
+            start = time.perf_counter()
+            async with ttsstream.stream("Hello.", provider=tts) as audio:
+                async for _chunk in audio:
+                    return time.perf_counter() - start
+        raise RuntimeError(f"{body.name}: no audio")
+
+    async def run_all() -> None:
+        with LoopbackServer(script) as server:
+            for _ in range(runs):  # round robin, so every format sees the same machine state
+                for body in by_format.values():
+                    current[:] = [body]
+                    times[body.name].append(await one(server, body))
+
+    anyio.run(run_all)
+    return times
+
+
+def measure_codecs(repeat: int, runs: int) -> list[CodecRow] | str:
+    bodies = codec_bodies()
+    if isinstance(bodies, str):
+        return bodies
+    ttfa = codec_ttfa(bodies, runs)
+    wav_ttfa = statistics.median(ttfa[bodies[0].name])
+    rows = []
+    for body in bodies:
+        median = statistics.median(ttfa[body.name])
+        rows.append(
+            CodecRow(
+                format=body.name,
+                kbit_per_s=len(body.payload) * 8 / body.seconds / 1000,
+                cpu_ms_per_audio_s=codec_cpu(body, repeat) / body.seconds * 1000,
+                ttfa_ms=median * 1000,
+                extra_ttfa_ms=(median - wav_ttfa) * 1000,
+            )
+        )
+    return rows
+
+
+def print_codec_table(rows: Sequence[CodecRow]) -> None:
+    header = (
+        f"{'format':<28} {'kbit/s':>7} {'CPU ms per audio s':>19} {'TTFA ms':>8} "
+        f"{'extra over wav ms':>18}"
+    )
+    print(header)
+    print("-" * len(header))
+    for r in rows:
+        print(
+            f"{r.format:<28} {r.kbit_per_s:>7.0f} {r.cpu_ms_per_audio_s:>19.2f} "
+            f"{r.ttfa_ms:>8.1f} {r.extra_ttfa_ms:>18.1f}"
+        )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--megabytes", type=float, default=8.0, help="audio bytes per stream")
@@ -235,7 +422,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="draw a PNG chart here (matplotlib)",
     )
     parser.add_argument("--check", action="store_true", help="exit 1 if the target is not met")
+    parser.add_argument("--no-codecs", action="store_true", help="skip the compressed formats")
+    parser.add_argument("--codecs-only", action="store_true", help="only the compressed formats")
+    parser.add_argument("--ttfa-runs", type=int, default=7, help="requests per format")
     args = parser.parse_args(argv)
+
+    codec_rows: list[CodecRow] | str = "skipped (--no-codecs)"
+    if not args.no_codecs:
+        print(
+            "compressed formats: CPU to decode 1 KiB pieces (best of "
+            f"{args.repeat}); time to first audio on a loopback server pacing each body at "
+            f"real time (median of {args.ttfa_runs})\n"
+        )
+        codec_rows = measure_codecs(args.repeat, args.ttfa_runs)
+        if isinstance(codec_rows, str):
+            print(f"compressed formats not measured: {codec_rows}\n")
+        else:
+            print_codec_table(codec_rows)
+            print()
+    if args.codecs_only:
+        if args.json and not isinstance(codec_rows, str):
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            codec_json = {"codecs": [asdict(r) for r in codec_rows]}
+            args.json.write_text(json.dumps(codec_json, indent=2) + "\n")
+        return 0
 
     print(
         f"decoder throughput, {args.megabytes:g} MB of audio per stream, best of {args.repeat} "
@@ -267,6 +477,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "numpy": np.__version__,
             "rows": [asdict(r) for r in rows],
             "target": {"chunk": TARGET_CHUNK, "ratio": TARGET_RATIO, "met": ok},
+            "codecs": codec_rows
+            if isinstance(codec_rows, str)
+            else [asdict(r) for r in codec_rows],
         }
         args.json.write_text(json.dumps(result, indent=2) + "\n")
         print(f"wrote {args.json}")

@@ -140,8 +140,8 @@ async def test_pcm_asked_generic_content_type_is_pcm() -> None:
 @pytest.mark.parametrize(
     ("content_type", "body", "found"),
     [
-        ("audio/mpeg", b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 64, "MP3"),
-        ("audio/mpeg", b"\xff\xfb\x90\xc4" + b"\x00" * 64, "MP3"),
+        ("audio/mpeg", b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\x00" * 64, "mp3"),
+        ("audio/mpeg", b"\xff\xfb\x90\xc4" + b"\x00" * 64, "mp3"),
         ("audio/ogg", b"OggS\x00\x02" + b"\x00" * 64, "Ogg"),
         ("application/json", b'{"audio": "none"}', "application/json instead of audio"),
     ],
@@ -468,12 +468,12 @@ async def test_redirect_never_leaks_credentials_to_another_host(
 
 
 def test_config_errors_are_clear() -> None:
-    with pytest.raises(ConfigurationError, match="compressed"):
-        ttsstream.OpenAI(response_format="mp3")
+    with pytest.raises(ConfigurationError, match="unknown response_format 'ogg'"):
+        ttsstream.OpenAI(response_format="ogg")
     with pytest.raises(ConfigurationError, match="speed"):
         ttsstream.OpenAI(speed=5)
-    with pytest.raises(ConfigurationError, match="compressed"):
-        ttsstream.ElevenLabs(api_key="k", output_format="mp3_44100_128")
+    with pytest.raises(ConfigurationError, match="unknown output_format"):
+        ttsstream.ElevenLabs(api_key="k", output_format="mp3_fast")
     with pytest.raises(ConfigurationError, match="unknown output_format"):
         ttsstream.ElevenLabs(api_key="k", output_format="pcm_12345")
     assert isinstance(ConfigurationError("x"), ValueError)

@@ -2,13 +2,15 @@
 
 ``await ttsstream.speak("Hello")`` is the whole API for most programs. Underneath: providers
 (:class:`OpenAI`, :class:`ElevenLabs`, :class:`Piper`) produce :class:`AudioChunk`s through sans-IO
-decoders (:class:`WavDecoder`, :class:`PcmDecoder`) into sinks (:class:`DeviceSink`,
-:class:`WavFileSink`, :class:`MemorySink`). Everything ttsstream raises is a
+decoders (:class:`WavDecoder`, :class:`PcmDecoder`; :class:`Mp3Decoder`, :class:`OpusDecoder`,
+:class:`AacDecoder`, :class:`FlacDecoder` with the ``codecs`` extra) into sinks
+(:class:`DeviceSink`, :class:`WavFileSink`, :class:`MemorySink`). Everything ttsstream raises is a
 :class:`TTSStreamError`.
 """
 
 from __future__ import annotations
 
+from ._decode.codecs import AacDecoder, FlacDecoder, Mp3Decoder, OpusDecoder
 from ._decode.pcm import Encoding, PcmDecoder
 from ._decode.sse import SseAudioDecoder
 from ._decode.wav import WavDecoder, WavInfo
@@ -60,6 +62,7 @@ __all__ = [
     "APIError",
     "APIStatusError",
     "APITimeoutError",
+    "AacDecoder",
     "AudioChunk",
     "AudioDeviceError",
     "AudioFormat",
@@ -74,10 +77,13 @@ __all__ = [
     "DeviceSink",
     "ElevenLabs",
     "Encoding",
+    "FlacDecoder",
     "HeardReport",
     "HttpProvider",
     "MemorySink",
+    "Mp3Decoder",
     "OpenAI",
+    "OpusDecoder",
     "PcmDecoder",
     "Piper",
     "PortAudioMissingError",

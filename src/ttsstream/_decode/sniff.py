@@ -25,7 +25,7 @@ class Expectation(Protocol):
     @property
     def provider(self) -> str: ...
     @property
-    def expect(self) -> Literal["wav", "pcm"]: ...
+    def expect(self) -> Literal["wav", "pcm", "mp3", "opus", "aac", "flac"]: ...
     @property
     def pcm_format(self) -> AudioFormat: ...
     @property
@@ -100,11 +100,33 @@ def choose_decoder(content_type: str | None, request: Expectation) -> ByteDecode
 def _expected(request: Expectation) -> ByteDecoder:
     if request.expect == "wav":
         return WavDecoder()
+    if request.expect in _BY_NAME:
+        return _compressed(_BY_NAME[request.expect])
     return PcmDecoder(request.pcm_format, request.pcm_encoding)
 
 
+# Compressed formats: the format's name as the messages and _COMPRESSED say it -> decoder.
+_BY_NAME = {"mp3": "MP3", "opus": "Ogg/Opus", "aac": "AAC", "flac": "FLAC"}
+
+
+def _compressed(name: str) -> ByteDecoder:
+    # Imported here: the codecs module is light, but PyAV (imported by the decoders) is not.
+    from . import codecs
+
+    decoders: dict[str, type[ByteDecoder]] = {
+        "MP3": codecs.Mp3Decoder,
+        "Ogg/Opus": codecs.OpusDecoder,
+        "Opus": codecs.OpusDecoder,
+        "AAC": codecs.AacDecoder,
+        "FLAC": codecs.FlacDecoder,
+    }
+    return decoders[name]()
+
+
 class _Sniffer:
-    """For a generic or surprising Content-Type: look at the first bytes, then decide."""
+    """For a generic, compressed or surprising Content-Type: look at the first bytes, then
+    decide. Magic bytes (``RIFF``, ``ID3``, ``OggS``, ``fLaC``, an MPEG or ADTS frame header
+    when a compressed format was named or asked for) win over the label."""
 
     _MAGIC = ((b"ID3", "MP3"), (b"OggS", "Ogg/Opus"), (b"fLaC", "FLAC"))
 
@@ -141,14 +163,33 @@ class _Sniffer:
         if head[:4] in (b"RIFF", b"RF64", b"BW64"):
             return WavDecoder()
         found = next((name for magic, name in self._MAGIC if head.startswith(magic)), None)
-        if found is None and self._claimed and _looks_like_mpeg(head):
+        compressed_asked = self._request.expect in _BY_NAME
+        if found is None and _looks_like_mpeg(head):
+            sync = "AAC" if head[1] & 0x06 == 0 else "MP3"
+            # A frame sync is two bytes that PCM can hold too (a small negative sample): trust
+            # it when a compressed format was asked for, or when the label names that very
+            # format and, for mp3, the whole header is a valid layer III one.
+            if compressed_asked or (sync == self._claimed and (sync == "AAC" or _layer3(head))):
+                found = sync
+        if found is None and self._claimed == "WebM":
+            raise DecodeError(
+                f"{self._request.provider} sent WebM audio ({self._mime}); ttsstream decodes "
+                "wav, pcm, mp3, Ogg Opus, AAC (ADTS) and FLAC"
+            )
+        if found is None and self._claimed is not None and compressed_asked:
+            # Labelled and asked compressed but unrecognised (an error page, MP4): the codec's
+            # decoder says what it found. When PCM was asked, the label is the one that lies
+            # (ElevenLabs sends pcm_* as audio/mpeg): the bytes are decoded as asked.
             found = self._claimed
         if found is not None:
-            raise DecodeError(
-                f"{self._request.provider} sent {found} audio ({self._mime or 'no Content-Type'})"
-                "; ttsstream streams wav and pcm: use response_format='wav' or 'pcm'"
-            )
+            return _compressed(found)
         return _expected(self._request)
+
+
+def _layer3(head: bytes) -> bool:
+    from .codecs import mp3_frame_size  # PyAV is not imported by this
+
+    return mp3_frame_size(head) is not None
 
 
 def _looks_like_mpeg(head: bytes) -> bool:

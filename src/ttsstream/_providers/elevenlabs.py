@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 
+from .._decode.codecs import require_codecs
 from .._decode.pcm import Encoding
 from .._errors import ConfigurationError
 from .._format import AudioFormat
-from .http import AudioRequest, HttpProvider, Retries, Timeouts
+from .http import AudioRequest, Expected, HttpProvider, Retries, Timeouts
 
 __all__ = ["ElevenLabs"]
 
@@ -26,14 +27,14 @@ def _parse_output_format(output_format: str) -> tuple[str, AudioFormat, Encoding
         return kind, AudioFormat(rate, 1, "int16"), "s16le"
     if kind in ("ulaw", "alaw") and rate == 8000:
         return kind, AudioFormat(8000, 1, "int16"), "mulaw" if kind == "ulaw" else "alaw"
-    if kind in ("mp3", "opus"):
-        raise ConfigurationError(
-            f"output_format={output_format!r} is compressed and ttsstream cannot decode it yet; "
-            "use pcm_24000 (default), another pcm_* rate, wav_*, ulaw_8000 or alaw_8000"
-        )
+    if kind in ("mp3", "opus") and rate_text.partition("_")[0].isdigit():
+        require_codecs(f"output_format={output_format!r}")
+        rate = 48000 if kind == "opus" else int(rate_text.partition("_")[0])
+        return kind, AudioFormat(rate, 1, "float32"), "s16le"
     raise ConfigurationError(
         f"unknown output_format {output_format!r}; use pcm_<rate> with a rate in "
-        f"{', '.join(map(str, _PCM_RATES))}, wav_<rate>, ulaw_8000 or alaw_8000"
+        f"{', '.join(map(str, _PCM_RATES))}, wav_<rate>, ulaw_8000, alaw_8000, or with the "
+        "codecs extra mp3_<rate>_<kbps> or opus_48000_<kbps>"
     )
 
 
@@ -42,7 +43,8 @@ class ElevenLabs(HttpProvider):
 
     ``api_key`` defaults to ``$ELEVENLABS_API_KEY`` (sent as ``xi-api-key``). ``output_format``:
     ``pcm_16000``, ``pcm_22050``, ``pcm_24000`` (default), ``pcm_44100`` and the other ``pcm_*``
-    rates, ``wav_*``, ``ulaw_8000`` or ``alaw_8000``. ``voice_settings`` (stability,
+    rates, ``wav_*``, ``ulaw_8000`` or ``alaw_8000``; with the ``codecs`` extra also ``mp3_*``
+    (e.g. ``mp3_44100_128``) and ``opus_48000_*``. ``voice_settings`` (stability,
     similarity_boost, ...) and ``extra_body`` go into the JSON body as given.
     """
 
@@ -78,7 +80,9 @@ class ElevenLabs(HttpProvider):
             "/"
         )
         self.extra_body = dict(extra_body or {})
-        self._expect = "wav" if kind == "wav" else "pcm"
+        self._expect: Expected = next(
+            e for e in ("wav", "mp3", "opus", "pcm") if e == kind or e == "pcm"
+        )
         self._format = fmt
         self._encoding = encoding
 
@@ -112,7 +116,7 @@ class ElevenLabs(HttpProvider):
             params={"output_format": self.output_format},
             headers={"xi-api-key": self._api_key, "Accept": "*/*"},
             json=body,
-            expect="wav" if self._expect == "wav" else "pcm",
+            expect=self._expect,
             pcm_format=self._format,
             pcm_encoding=self._encoding,
             secret_headers=frozenset({"xi-api-key", "authorization"}),

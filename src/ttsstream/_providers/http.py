@@ -45,6 +45,7 @@ from .base import Provider, StreamStats
 
 __all__ = [
     "AudioRequest",
+    "Expected",
     "HttpProvider",
     "Retries",
     "Timeouts",
@@ -53,6 +54,9 @@ __all__ = [
 ]
 
 _Self = TypeVar("_Self", bound="HttpProvider")
+
+#: What a request asks for: the decoder to use when the response does not say.
+Expected = Literal["wav", "pcm", "mp3", "opus", "aac", "flac"]
 
 logger = logging.getLogger("ttsstream")
 
@@ -106,7 +110,7 @@ class AudioRequest:
     headers: dict[str, str]
     json: dict[str, Any]
     #: What was asked for: the decoder to use when the response's Content-Type is generic.
-    expect: Literal["wav", "pcm"]
+    expect: Expected
     #: Format of headerless PCM when the server gives no rate.
     pcm_format: AudioFormat = field(default_factory=lambda: AudioFormat(24000, 1, "int16"))
     pcm_encoding: Encoding = "s16le"

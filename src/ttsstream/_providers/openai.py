@@ -8,15 +8,16 @@ from typing import Any, Literal
 
 import httpx
 
+from .._decode.codecs import require_codecs
 from .._errors import ConfigurationError
 from .._format import AudioFormat
 from .http import AudioRequest, HttpProvider, Retries, Timeouts
 
 __all__ = ["AzureOpenAI", "OpenAI"]
 
-ResponseFormat = Literal["wav", "pcm"]
-_STREAMABLE = ("wav", "pcm")
-_COMPRESSED = ("mp3", "opus", "aac", "flac")
+ResponseFormat = Literal["wav", "pcm", "mp3", "opus", "aac", "flac"]
+_STREAMABLE: tuple[ResponseFormat, ...] = ("wav", "pcm")
+_COMPRESSED: tuple[ResponseFormat, ...] = ("mp3", "opus", "aac", "flac")
 _OFFICIAL_URL = "https://api.openai.com/v1"
 _PCM_FORMAT = AudioFormat(sample_rate=24000, channels=1, dtype="int16")
 
@@ -30,7 +31,9 @@ class OpenAI(HttpProvider):
     (a name, or ``{"id": ...}`` for custom voices), because compatible servers have their own.
 
     ``response_format`` is ``"wav"`` (default) or ``"pcm"`` (24 kHz 16-bit mono, no header);
-    both stream as they are generated. ``stream_format="sse"`` asks for server-sent events with
+    both stream as they are generated. ``"mp3"``, ``"opus"`` (Ogg, 48 kHz), ``"aac"`` (ADTS) and
+    ``"flac"`` need the ``codecs`` extra (PyAV): less bandwidth, a little more latency and CPU.
+    ``stream_format="sse"`` asks for server-sent events with
     base64 audio (not supported by ``tts-1``/``tts-1-hd``). ``extra_body`` adds fields to the
     JSON request for servers with options of their own.
     """
@@ -58,13 +61,11 @@ class OpenAI(HttpProvider):
     ) -> None:
         super().__init__(client=client, timeouts=timeouts, retries=retries)
         if response_format in _COMPRESSED:
+            require_codecs(f"response_format={response_format!r}")
+        elif response_format not in _STREAMABLE:
             raise ConfigurationError(
-                f"response_format={response_format!r} is compressed and ttsstream cannot decode "
-                "it yet; use 'wav' (default) or 'pcm', which also stream with less latency"
-            )
-        if response_format not in _STREAMABLE:
-            raise ConfigurationError(
-                f"unknown response_format {response_format!r}; use 'wav' or 'pcm'"
+                f"unknown response_format {response_format!r}; use 'wav', 'pcm', or with the "
+                "codecs extra 'mp3', 'opus', 'aac' or 'flac'"
             )
         if speed is not None and not 0.25 <= speed <= 4.0:
             raise ConfigurationError(f"speed must be between 0.25 and 4.0, got {speed}")
@@ -78,7 +79,9 @@ class OpenAI(HttpProvider):
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _OFFICIAL_URL).rstrip("/")
         self.model = model
         self.voice: str | dict[str, str] = voice if isinstance(voice, str) else dict(voice)
-        self.response_format: ResponseFormat = "wav" if response_format == "wav" else "pcm"
+        self.response_format: ResponseFormat = next(
+            f for f in (*_STREAMABLE, *_COMPRESSED) if f == response_format
+        )
         self.speed = speed
         self.instructions = instructions
         self.stream_format = stream_format
@@ -90,7 +93,12 @@ class OpenAI(HttpProvider):
     @property
     def expected_format(self) -> AudioFormat:
         """24 kHz mono 16-bit: what OpenAI sends for ``wav`` and ``pcm`` (and most compatible
-        servers too; the audio's own header or content type decides in the end)."""
+        servers too; the audio's own header or content type decides in the end). Lossy formats
+        decode to float32, Opus at 48 kHz."""
+        if self.response_format == "opus":
+            return AudioFormat(48000, 1, "float32")
+        if self.response_format in ("mp3", "aac"):
+            return AudioFormat(24000, 1, "float32")
         return AudioFormat(24000, 1, "int16")
 
     @property
