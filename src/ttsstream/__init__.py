@@ -23,6 +23,7 @@ from ._errors import (
     ConfigurationError,
     DecodeError,
     DeviceNotFoundError,
+    NoAudioError,
     PortAudioMissingError,
     ProviderNotAvailableError,
     RateLimitError,
@@ -38,7 +39,7 @@ from ._play.tee import TeeSink
 from ._play.wavfile import WavFileSink
 from ._providers.base import Provider, StreamStats
 from ._providers.elevenlabs import ElevenLabs
-from ._providers.http import HttpProvider, Retries, Timeouts
+from ._providers.http import AudioRequest, HttpProvider, Retries, Timeouts
 from ._providers.openai import AzureOpenAI, OpenAI
 from ._providers.piper import Piper
 from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
@@ -63,6 +64,7 @@ __all__ = [
     "AudioChunk",
     "AudioDeviceError",
     "AudioFormat",
+    "AudioRequest",
     "AudioStream",
     "AuthenticationError",
     "AzureOpenAI",
@@ -77,6 +79,7 @@ __all__ = [
     "HeardReport",
     "HttpProvider",
     "MemorySink",
+    "NoAudioError",
     "OpenAI",
     "PcmDecoder",
     "Piper",
