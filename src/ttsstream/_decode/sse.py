@@ -20,52 +20,86 @@ from .._errors import DecodeError, ServerError
 from .._format import AudioFormat
 from .base import ByteDecoder
 
-__all__ = ["SseAudioDecoder", "SseParser"]
+__all__ = ["DEFAULT_MAX_EVENT_BYTES", "SseAudioDecoder", "SseParser"]
 
 _Samples = npt.NDArray[np.generic]
-_MAX_LINE = 16 * 1024 * 1024  # one event's line; base64 of a few seconds of audio is far less
+
+#: Largest event accepted by default: its ``data:`` lines together, or one line still
+#: arriving. Base64 of a few seconds of audio is far less; a server that never ends its event
+#: must not take the memory with it.
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024
 
 
 class SseParser:
-    """Split a byte stream into server-sent events; yields each event's ``data`` text."""
+    """Split a byte stream into server-sent events: ``(event type, data text)`` pairs.
 
-    def __init__(self) -> None:
+    Memory is bounded by ``max_event_bytes`` (an event's data, or a line, over it is a
+    :class:`~ttsstream.DecodeError`) and time is linear in the input however it is split: the
+    part of the buffer already searched for a line end is not searched again.
+    """
+
+    def __init__(self, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES) -> None:
+        if max_event_bytes < 1:
+            raise ValueError(f"max_event_bytes must be positive, got {max_event_bytes}")
+        self.max_event_bytes = max_event_bytes
         self._buf = bytearray()
-        self._data: list[str] = []
+        self._scanned = 0  # bytes at the start of _buf known to hold no line end
+        self._event = ""
+        self._data: list[bytes] = []
+        self._size = 0  # bytes of data in the event being built
 
-    def feed(self, data: bytes | bytearray | memoryview) -> list[str]:
-        """Consume bytes; return the data of every event completed by them."""
+    def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[str, str]]:
+        """Consume bytes; return every event completed by them."""
         self._buf += data
-        events: list[str] = []
+        events: list[tuple[str, str]] = []
         start = 0
-        while (end := self._buf.find(b"\n", start)) >= 0:
-            self._line(bytes(self._buf[start:end]).rstrip(b"\r"), events)
-            start = end + 1
+        pos = self._scanned
+        while (end := self._buf.find(b"\n", pos)) >= 0:
+            line = bytes(self._buf[start:end])
+            self._line(line[:-1] if line.endswith(b"\r") else line, events)
+            start = pos = end + 1
         del self._buf[:start]
-        if len(self._buf) > _MAX_LINE:
-            raise DecodeError(f"server-sent event line longer than {_MAX_LINE} bytes")
+        self._scanned = len(self._buf)
+        if self._size + len(self._buf) > self.max_event_bytes:
+            raise DecodeError(
+                f"a server-sent event grew over {self.max_event_bytes} bytes without ending; "
+                "the stream is malformed (or raise max_event_bytes)"
+            )
         return events
 
-    def flush(self) -> list[str]:
+    def flush(self) -> list[tuple[str, str]]:
         """End of stream: return the last event even if its blank line never came."""
-        events: list[str] = []
+        events: list[tuple[str, str]] = []
         if self._buf:
-            self._line(bytes(self._buf).rstrip(b"\r"), events)
+            line = bytes(self._buf)
+            self._line(line[:-1] if line.endswith(b"\r") else line, events)
             self._buf.clear()
+            self._scanned = 0
         self._line(b"", events)
         return events
 
-    def _line(self, line: bytes, events: list[str]) -> None:
+    def _line(self, line: bytes, events: list[tuple[str, str]]) -> None:
         if not line:
             if self._data:
-                events.append("\n".join(self._data))
-                self._data.clear()
+                events.append((self._event, b"\n".join(self._data).decode("utf-8", "replace")))
+            self._data.clear()
+            self._size = 0
+            self._event = ""
             return
         if line.startswith(b":"):
             return
         field, _, value = line.partition(b":")
+        value = value.removeprefix(b" ")
         if field == b"data":
-            self._data.append(value.removeprefix(b" ").decode("utf-8", "replace"))
+            self._size += len(value) + 1
+            if self._size > self.max_event_bytes:
+                raise DecodeError(
+                    f"a server-sent event grew over {self.max_event_bytes} bytes without "
+                    "ending; the stream is malformed (or raise max_event_bytes)"
+                )
+            self._data.append(value)
+        elif field == b"event":
+            self._event = value.decode("utf-8", "replace")
 
 
 class SseAudioDecoder:
@@ -73,12 +107,15 @@ class SseAudioDecoder:
 
     The base64 payloads are the bytes of the requested ``response_format`` (``pcm`` or
     ``wav``), so ``inner`` is a :class:`~ttsstream.PcmDecoder` or :class:`~ttsstream.WavDecoder`
-    and sample alignment across events is its job.
+    and sample alignment across events is its job. An event over ``max_event_bytes`` (16 MiB
+    by default) is a :class:`~ttsstream.DecodeError`; so is any other malformed input.
     """
 
-    def __init__(self, inner: ByteDecoder) -> None:
+    def __init__(
+        self, inner: ByteDecoder, *, max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    ) -> None:
         self._inner = inner
-        self._sse = SseParser()
+        self._sse = SseParser(max_event_bytes)
         self._done = False
         #: Usage the server reported in its final event, if any.
         self.usage: dict[str, Any] | None = None
@@ -100,26 +137,26 @@ class SseAudioDecoder:
             return np.concatenate([head, tail]) if head.shape[0] else tail
         return head
 
-    def _decode(self, events: list[str]) -> _Samples:
-        pieces = [self._inner.feed(audio) for e in events if (audio := self._audio(e))]
+    def _decode(self, events: list[tuple[str, str]]) -> _Samples:
+        pieces = [self._inner.feed(audio) for k, e in events if (audio := self._audio(k, e))]
         pieces = [p for p in pieces if p.shape[0]]
         if not pieces:
             fmt = self._inner.format
             return fmt.empty() if fmt else np.empty((0, 1), np.int16)
         return pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
 
-    def _audio(self, data: str) -> bytes:
+    def _audio(self, name: str, data: str) -> bytes:
         if self._done or data.strip() == "[DONE]":
             self._done = True
             return b""
         try:
             event = json.loads(data)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise DecodeError(f"server-sent event is not JSON: {data[:80]!r}") from exc
         if not isinstance(event, dict):
             raise DecodeError(f"server-sent event is not a JSON object: {data[:80]!r}")
         kind = str(event.get("type", ""))
-        if kind == "error" or (kind == "" and "error" in event):
+        if kind == "error" or name == "error" or (kind == "" and "error" in event):
             raise ServerError(
                 f"the server reported an error in the audio stream: {_event_message(event)}",
                 status_code=200,
@@ -142,5 +179,5 @@ class SseAudioDecoder:
 def _event_message(event: dict[str, Any]) -> str:
     err = event.get("error", event)
     if isinstance(err, dict):
-        return str(err.get("message") or err.get("detail") or err)
-    return str(err)
+        err = err.get("message") or err.get("detail") or err
+    return str(err)[:500]

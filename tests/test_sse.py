@@ -1,0 +1,303 @@
+"""The SSE audio decoder, driven directly (h11 style): any split of the bytes, hostile input."""
+
+from __future__ import annotations
+
+import base64
+import json
+import random
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from ttsstream import AudioFormat, DecodeError, PcmDecoder, ServerError, WavDecoder
+from ttsstream._decode.sse import DEFAULT_MAX_EVENT_BYTES, SseAudioDecoder, SseParser
+
+from .httpfakes import split, streaming_wav, tone
+
+FMT = AudioFormat(24000, 1, "int16")
+
+
+def delta(raw: bytes, key: str = "audio", kind: str = "speech.audio.delta") -> dict[str, str]:
+    return {"type": kind, key: base64.b64encode(raw).decode()}
+
+
+def event(obj: object, nl: str = "\n", name: str | None = None) -> str:
+    head = f"event: {name}{nl}" if name else ""
+    data = obj if isinstance(obj, str) else json.dumps(obj)
+    return f"{head}data: {data}{nl}{nl}"
+
+
+def decode(pieces: list[bytes], inner: PcmDecoder | WavDecoder | None = None) -> np.ndarray:
+    dec = SseAudioDecoder(inner or PcmDecoder(FMT))
+    out = [dec.feed(p) for p in pieces] + [dec.flush()]
+    return np.concatenate(out)
+
+
+def whole(data: bytes) -> list[bytes]:
+    return [data]
+
+
+def bytewise(data: bytes) -> list[bytes]:
+    return [data[i : i + 1] for i in range(len(data))]
+
+
+def random_split(data: bytes) -> list[bytes]:
+    rng = random.Random(len(data))
+    out, i = [], 0
+    while i < len(data):
+        n = rng.randint(1, 97)
+        out.append(data[i : i + n])
+        i += n
+    return out
+
+
+SPLITS = [whole, bytewise, random_split, lambda d: split(d, [61])]
+
+
+def pcm_stream(nl: str = "\n") -> tuple[bytes, npt.NDArray[np.int16]]:
+    source = tone(1201)
+    raw = source.astype("<i2").tobytes()
+    text = "".join(event(delta(p), nl) for p in split(raw, [333, 77]))  # samples cut in two
+    text += event({"type": "speech.audio.done", "usage": {"input_tokens": 3}}, nl)
+    return text.encode(), source
+
+
+@pytest.mark.parametrize("nl", ["\n", "\r\n"])
+@pytest.mark.parametrize("cut", SPLITS)
+def test_any_split_decodes_the_same_samples(nl: str, cut) -> None:  # type: ignore[no-untyped-def]
+    data, source = pcm_stream(nl)
+    dec = SseAudioDecoder(PcmDecoder(FMT))
+    got = np.concatenate([dec.feed(p) for p in cut(data)] + [dec.flush()])
+    np.testing.assert_array_equal(got, source)
+    assert dec.usage == {"input_tokens": 3}
+    assert dec.format == FMT
+
+
+@pytest.mark.parametrize("cut", SPLITS)
+def test_wav_inside_events(cut) -> None:  # type: ignore[no-untyped-def]
+    source = tone(700)
+    body = streaming_wav(source)
+    text = "".join(event(delta(p)) for p in split(body, [45, 101])) + "data: [DONE]\n\n"
+    assert np.array_equal(decode(cut(text.encode()), WavDecoder()), source)
+
+
+@pytest.mark.parametrize("cut", SPLITS)
+def test_stream_ending_without_the_final_blank_line(cut) -> None:  # type: ignore[no-untyped-def]
+    raw = tone(100).astype("<i2").tobytes()
+    text = event(delta(raw[:100])) + "data: " + json.dumps(delta(raw[100:]))
+    for ending in ("", "\n", "\r\n", "\r"):
+        got = decode(cut((text + ending).encode()))
+        np.testing.assert_array_equal(got, tone(100))
+
+
+def test_events_after_done_are_ignored_even_garbage() -> None:
+    raw = tone(100).astype("<i2").tobytes()
+    for done in ("[DONE]", " [DONE] ", json.dumps({"type": "speech.audio.done"})):
+        text = (
+            event(delta(raw))
+            + f"data: {done}\n\n"
+            + event(delta(raw))
+            + "data: not json at all\n\n"
+            + event({"type": "error", "error": {"message": "late"}})
+        )
+        np.testing.assert_array_equal(decode([text.encode()]), tone(100))
+
+
+def test_event_id_retry_comments_and_unknown_fields_are_ignored() -> None:
+    raw = tone(50).astype("<i2").tobytes()
+    text = (
+        ": keep-alive comment\n"
+        "id: 1\n"
+        "retry: 1000\n"
+        "event: speech.audio.delta\n"
+        "foo: bar\n"
+        "justafield\n"
+        f"data: {json.dumps(delta(raw[:40]))}\n\n"
+        ":\n\n\n"
+        f"data:{json.dumps(delta(raw[40:], key='delta'))}\n\n"
+    )
+    np.testing.assert_array_equal(decode(bytewise(text.encode())), tone(50))
+
+
+def test_multi_line_data_is_joined_with_newlines() -> None:
+    raw = tone(20).astype("<i2").tobytes()
+    obj = delta(raw, key="data")
+    text = "data: {\n" + "".join(
+        f"data: {json.dumps(k)}: {json.dumps(v)},\n" for k, v in obj.items()
+    )
+    text = text.rstrip(",\n") + "\ndata: }\n\n"
+    np.testing.assert_array_equal(decode([text.encode()]), tone(20))
+    parser = SseParser()
+    assert parser.feed(b"data: a\ndata:  b\ndata\n\n") == [("", "a\n b\n")]
+
+
+def test_parser_reports_event_names_and_resets_them() -> None:
+    parser = SseParser()
+    got = parser.feed(b"event: one\ndata: 1\n\nevent: two\n\ndata: 3\n\n")
+    assert got == [("one", "1"), ("", "3")]  # an event with no data is not dispatched
+    assert parser.feed(b"data: 4\r\n") == []
+    assert parser.flush() == [("", "4")]
+    assert parser.flush() == []
+
+
+@pytest.mark.parametrize("key", ["usage", "token_usage"])
+def test_usage_under_either_name(key: str) -> None:
+    dec = SseAudioDecoder(PcmDecoder(FMT))
+    dec.feed(event({"type": "speech.audio.done", key: {"total_tokens": 9}}).encode())
+    assert dec.usage == {"total_tokens": 9}
+    dec = SseAudioDecoder(PcmDecoder(FMT))
+    dec.feed(event({"type": "speech.audio.done", key: "nine"}).encode())
+    assert dec.usage is None
+
+
+def test_events_without_audio_yield_nothing() -> None:
+    dec = SseAudioDecoder(PcmDecoder(FMT))
+    text = event({"type": "speech.audio.delta", "audio": ""}) + event({"type": "ping", "n": 1})
+    text += event({"type": "speech.audio.delta", "audio": 5})
+    out = dec.feed(text.encode())
+    assert out.shape == (0, 1)
+    assert dec.format == FMT
+
+
+def test_format_unknown_until_a_wav_header() -> None:
+    dec = SseAudioDecoder(WavDecoder())
+    assert dec.format is None
+    assert dec.feed(event({"type": "ping"}).encode()).shape == (0, 1)
+    dec.feed(event(delta(streaming_wav(tone(10)))).encode())
+    assert dec.format == FMT
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (event({"type": "error", "error": {"message": "voice exploded"}}), "voice exploded"),
+        (event({"error": {"detail": "model gone"}}), "model gone"),
+        (event({"error": "plain"}), "plain"),
+        (event({"message": "named error"}, name="error"), "named error"),
+        (event({"type": "error", "message": "flat"}), "flat"),
+    ],
+)
+def test_error_events_raise_server_error_with_the_message(text: str, message: str) -> None:
+    with pytest.raises(ServerError) as info:
+        decode(bytewise(text.encode()))
+    assert info.value.server_message == message
+    assert message in str(info.value)
+    assert info.value.status_code == 200
+
+
+def test_error_message_is_bounded() -> None:
+    with pytest.raises(ServerError) as info:
+        decode([event({"type": "error", "error": {"message": "x" * 5000}}).encode()])
+    assert info.value.server_message == "x" * 500
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("data: not json\n\n", "not JSON: 'not json'"),
+        ("data: [1, 2]\n\n", "not a JSON object"),
+        ('data: "text"\n\n', "not a JSON object"),
+        (event({"type": "speech.audio.delta", "audio": "!!!!"}), "invalid base64"),
+        (event({"audio": "AAA"}), "invalid base64 audio in a data event"),
+        ("data: " + "[" * 100_000 + "\n\n", "not JSON"),  # RecursionError inside json
+        ("data: " + "[" * 1024 + "]" * 1024 + "\n\n", "not JSON"),  # 1 KB of nesting
+        ("data: " + "[" * 100 + "]" * 100 + "\n\n", "not a JSON object"),
+    ],
+)
+def test_malformed_events_are_decode_errors(text: str, match: str) -> None:
+    with pytest.raises(DecodeError, match=match):
+        decode([text.encode()])
+
+
+def test_deeply_nested_arrays_are_a_decode_error_not_recursion() -> None:
+    text = "data: " + "[" * 1024 + "\n\n"
+    with pytest.raises(DecodeError):
+        decode([text.encode()])
+
+
+def test_not_json_message_shows_at_most_80_characters() -> None:
+    with pytest.raises(DecodeError) as info:
+        decode([("data: " + "y" * 200 + "\n\n").encode()])
+    assert "y" * 80 in str(info.value)
+    assert "y" * 81 not in str(info.value)
+
+
+def test_data_lines_without_a_blank_line_are_bounded() -> None:
+    parser = SseParser(max_event_bytes=1000)
+    line = b"data: " + b"z" * 99 + b"\n"  # 100 bytes of data each (with the joining newline)
+    for _ in range(10):
+        assert parser.feed(line) == []
+    with pytest.raises(DecodeError, match="over 1000 bytes"):
+        parser.feed(line)
+
+
+def test_the_bound_is_exact_for_data_and_for_a_pending_line() -> None:
+    parser = SseParser(max_event_bytes=10)
+    assert parser.feed(b"data: 123456789\n") == []  # 9 bytes + 1 = 10: allowed
+    assert parser.feed(b"\n") == [("", "123456789")]
+    parser = SseParser(max_event_bytes=10)
+    with pytest.raises(DecodeError):
+        parser.feed(b"data: 1234567890\n")  # 11
+    parser = SseParser(max_event_bytes=10)
+    with pytest.raises(DecodeError):
+        parser.feed(b"data: 12345678")  # a pending line of 14 bytes > 10
+    parser = SseParser(max_event_bytes=20)
+    assert parser.feed(b"data: 12345\n") == []  # 6 bytes of data so far
+    assert parser.feed(b"data: 1234567") == []  # 6 + 13 pending = 19
+    with pytest.raises(DecodeError):
+        parser.feed(b"89")  # 6 + 15 = 21
+
+
+def test_a_pending_line_over_the_bound_is_refused_byte_by_byte() -> None:
+    parser = SseParser(max_event_bytes=64)
+    with pytest.raises(DecodeError, match="over 64 bytes"):
+        for _ in range(65):
+            parser.feed(b"a")
+
+
+def test_the_bound_resets_with_each_event() -> None:
+    parser = SseParser(max_event_bytes=100)
+    for i in range(50):
+        assert parser.feed(b"data: " + b"q" * 90 + b"\n\n") == [("", "q" * 90)], i
+
+
+def test_default_bound_and_configuration() -> None:
+    assert DEFAULT_MAX_EVENT_BYTES == 16 * 1024 * 1024
+    assert SseParser().max_event_bytes == DEFAULT_MAX_EVENT_BYTES
+    dec = SseAudioDecoder(PcmDecoder(FMT), max_event_bytes=50)
+    with pytest.raises(DecodeError):
+        dec.feed(b"data: " + b"a" * 60)
+    with pytest.raises(ValueError, match="positive"):
+        SseParser(0)
+    SseParser(1)
+
+
+def test_a_long_line_fed_in_pieces_is_one_event() -> None:
+    raw = tone(30000).astype("<i2").tobytes()  # 80 kB of base64 on one line
+    text = event(delta(raw)).encode()
+    dec = SseAudioDecoder(PcmDecoder(FMT))
+    got = [dec.feed(p) for p in split(text, [1000])]
+    assert sum(g.shape[0] for g in got[:-1]) == 0
+    np.testing.assert_array_equal(np.concatenate([*got, dec.flush()]), tone(30000))
+
+
+class _TailDecoder:
+    """An inner decoder whose flush returns held frames (as a decoder with a lookahead may)."""
+
+    format = FMT
+
+    def feed(self, data: bytes | bytearray | memoryview) -> np.ndarray:
+        return np.frombuffer(bytes(data), "<i2").reshape(-1, 1).astype(np.int16)
+
+    def flush(self) -> np.ndarray:
+        return np.array([[7], [8]], np.int16)
+
+
+def test_flush_returns_the_last_event_then_the_inner_tail() -> None:
+    dec = SseAudioDecoder(_TailDecoder())
+    got = dec.flush()
+    np.testing.assert_array_equal(got, [[7], [8]])
+    dec = SseAudioDecoder(_TailDecoder())
+    dec.feed(b"data: " + json.dumps(delta(b"\x01\x00")).encode())
+    np.testing.assert_array_equal(dec.flush(), [[1], [7], [8]])
