@@ -8,11 +8,14 @@ out, with the server's own message whatever the shape of its body, and a typed r
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import email.utils
 import json
+import logging
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from .._errors import (
@@ -29,6 +32,7 @@ __all__ = [
     "parse_retry_after",
     "redact",
     "scrub_exception",
+    "scrubbed_logs",
     "server_message",
 ]
 
@@ -161,6 +165,55 @@ def scrub_exception(exc: BaseException, secrets: tuple[str, ...]) -> None:
             if isinstance(value, str):
                 setattr(e, name, redact(value, secrets))
         todo += [e.__cause__, e.__context__]
+
+
+#: Secrets of the requests in flight (with a count: two requests may share a key).
+_ACTIVE: collections.Counter[str] = collections.Counter()
+#: httpx's and httpcore's loggers quote what the server sent (status line, headers).
+_HTTP_LOGGERS = (
+    "httpx",
+    "httpcore.connection",
+    "httpcore.http11",
+    "httpcore.http2",
+    "httpcore.proxy",
+)
+
+
+class _SecretFilter(logging.Filter):
+    """Redacts the secrets of requests in flight from a log record's message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if _ACTIVE:
+            message = record.getMessage()
+            clean = redact(message, tuple(_ACTIVE))
+            if clean != message:
+                record.msg, record.args = clean, ()
+        return True
+
+
+_FILTER = _SecretFilter()
+
+
+@contextlib.contextmanager
+def scrubbed_logs(secrets: tuple[str, ...]) -> Iterator[None]:
+    """While inside, ``secrets`` are redacted from httpx's and httpcore's log lines.
+
+    A filter is attached to each logger that quotes server text, because a server may echo a
+    key in its reason phrase or a header and httpx logs both (``INFO`` and ``DEBUG``).
+    """
+    for name in _HTTP_LOGGERS:
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+    kept = [s for s in secrets if s and len(s) >= _MIN_SECRET]
+    _ACTIVE.update(kept)
+    try:
+        yield
+    finally:
+        _ACTIVE.subtract(kept)
+        for s in kept:
+            if _ACTIVE[s] <= 0:
+                _ACTIVE.pop(s, None)
 
 
 def error_from_response(

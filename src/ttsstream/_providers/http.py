@@ -29,7 +29,7 @@ from .._errors import (
 )
 from .._format import AudioChunk
 from .base import Provider, StreamStats
-from .errors import redact, scrub_exception, server_message
+from .errors import redact, scrub_exception, scrubbed_logs, server_message
 from .request import AudioRequest
 from .transport import (
     ResponseBody,
@@ -69,15 +69,16 @@ async def stream_audio(
     ``request.secrets``.
     """
     try:
-        body, first = await open_response(client, request, stats, timeouts, retries)
-        try:
-            async with contextlib.aclosing(
-                _decode_body(body, first, request, stats, timeouts)
-            ) as chunks:
-                async for chunk in chunks:
-                    yield chunk
-        finally:
-            await body.aclose()
+        with scrubbed_logs(request.secrets):
+            body, first = await open_response(client, request, stats, timeouts, retries)
+            try:
+                async with contextlib.aclosing(
+                    _decode_body(body, first, request, stats, timeouts)
+                ) as chunks:
+                    async for chunk in chunks:
+                        yield chunk
+            finally:
+                await body.aclose()
     except TTSStreamError as exc:
         scrub_exception(exc, request.secrets)
         raise
