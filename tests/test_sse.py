@@ -301,3 +301,88 @@ def test_flush_returns_the_last_event_then_the_inner_tail() -> None:
     dec = SseAudioDecoder(_TailDecoder())
     dec.feed(b"data: " + json.dumps(delta(b"\x01\x00")).encode())
     np.testing.assert_array_equal(dec.flush(), [[1], [7], [8]])
+
+
+def test_a_stream_that_starts_with_a_blank_line() -> None:
+    parser = SseParser()
+    assert parser.feed(b"\ndata: x\n\n") == [("", "x")]
+    assert parser.feed(b"\n\r\n") == []
+
+
+def test_a_last_line_ending_in_cr_alone_at_the_end_of_the_stream() -> None:
+    parser = SseParser()
+    assert parser.feed(b"data: a\n") == []
+    assert parser.feed(b"\r") == []
+    assert parser.flush() == [("", "a")]
+    parser = SseParser()
+    parser.feed(b"data: b\r")
+    assert parser.flush() == [("", "b")]
+
+
+def test_bytes_that_are_not_utf8_are_replaced_not_fatal() -> None:
+    parser = SseParser()
+    assert parser.feed(b"event: \xff\ndata: \xfe1\n\n") == [("\ufffd", "\ufffd1")]
+
+
+def test_the_bound_counts_each_event_from_zero() -> None:
+    parser = SseParser(max_event_bytes=10)
+    for _ in range(3):
+        assert parser.feed(b"data: 123456789\n\n") == [("", "123456789")]  # exactly 10
+
+
+def test_bound_messages_say_what_to_do() -> None:
+    for data in (b"data: 12345678901\n", b"data: 12345678901"):
+        with pytest.raises(DecodeError) as info:
+            SseParser(max_event_bytes=10).feed(data)
+        assert str(info.value) == (
+            "a server-sent event grew over 10 bytes without ending; the stream is malformed "
+            "(or raise max_event_bytes)"
+        )
+
+
+def test_not_an_object_message_shows_at_most_80_characters() -> None:
+    with pytest.raises(DecodeError) as info:
+        decode([("data: [" + "1," * 100 + "1]\n\n").encode()])
+    assert str(info.value).endswith(": '[" + "1," * 39 + "1'")  # 80 characters
+
+
+def test_usage_is_none_until_the_done_event() -> None:
+    assert SseAudioDecoder(PcmDecoder(FMT)).usage is None
+
+
+class _Inner:
+    """An inner decoder that hands back the very arrays it was given to return."""
+
+    def __init__(self, fmt: AudioFormat | None, outputs: list[np.ndarray]) -> None:
+        self.format = fmt
+        self.outputs = outputs
+
+    def feed(self, data: bytes | bytearray | memoryview) -> np.ndarray:
+        return self.outputs.pop(0)
+
+    def flush(self) -> np.ndarray:
+        return np.empty((0, 1), np.float32)
+
+
+def test_one_piece_is_returned_as_is_and_empty_pieces_are_left_out() -> None:
+    piece = np.ones((3, 1), np.float32)
+    empty = np.empty((0, 1), np.float32)
+    fmt = AudioFormat(24000, 1, "float32")
+    text = (event(delta(b"a")) + event(delta(b"b"))).encode()
+    dec = SseAudioDecoder(_Inner(fmt, [empty, piece]))
+    assert dec.feed(text) is piece  # no copy
+    dec = SseAudioDecoder(_Inner(fmt, [piece, empty]))
+    assert dec.feed(text) is piece
+    dec = SseAudioDecoder(_Inner(fmt, [piece, piece]))
+    out = dec.feed(text)
+    assert out.shape == (6, 1)
+
+
+def test_nothing_decoded_is_empty_in_the_inner_format() -> None:
+    fmt = AudioFormat(24000, 2, "float32")
+    out = SseAudioDecoder(_Inner(fmt, [])).feed(b": nothing\n\n")
+    assert out.shape == (0, 2)
+    assert out.dtype == np.float32
+    out = SseAudioDecoder(_Inner(None, [])).feed(b": nothing\n\n")
+    assert out.shape == (0, 1)
+    assert out.dtype == np.int16

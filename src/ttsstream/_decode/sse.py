@@ -61,10 +61,7 @@ class SseParser:
         del self._buf[:start]
         self._scanned = len(self._buf)
         if self._size + len(self._buf) > self.max_event_bytes:
-            raise DecodeError(
-                f"a server-sent event grew over {self.max_event_bytes} bytes without ending; "
-                "the stream is malformed (or raise max_event_bytes)"
-            )
+            raise self._too_big()
         return events
 
     def flush(self) -> list[tuple[str, str]]:
@@ -75,31 +72,36 @@ class SseParser:
             self._line(line[:-1] if line.endswith(b"\r") else line, events)
             self._buf.clear()
             self._scanned = 0
-        self._line(b"", events)
+        self._dispatch(events)
         return events
 
     def _line(self, line: bytes, events: list[tuple[str, str]]) -> None:
         if not line:
-            if self._data:
-                events.append((self._event, b"\n".join(self._data).decode("utf-8", "replace")))
-            self._data.clear()
-            self._size = 0
-            self._event = ""
+            self._dispatch(events)
             return
-        if line.startswith(b":"):
-            return
+        # A comment (":...") has an empty field name, so it falls through unused.
         field, _, value = line.partition(b":")
         value = value.removeprefix(b" ")
         if field == b"data":
             self._size += len(value) + 1
             if self._size > self.max_event_bytes:
-                raise DecodeError(
-                    f"a server-sent event grew over {self.max_event_bytes} bytes without "
-                    "ending; the stream is malformed (or raise max_event_bytes)"
-                )
+                raise self._too_big()
             self._data.append(value)
         elif field == b"event":
-            self._event = value.decode("utf-8", "replace")
+            self._event = value.decode(errors="replace")
+
+    def _dispatch(self, events: list[tuple[str, str]]) -> None:
+        if self._data:
+            events.append((self._event, b"\n".join(self._data).decode(errors="replace")))
+        self._data.clear()
+        self._size = 0
+        self._event = ""
+
+    def _too_big(self) -> DecodeError:
+        return DecodeError(
+            f"a server-sent event grew over {self.max_event_bytes} bytes without ending; "
+            "the stream is malformed (or raise max_event_bytes)"
+        )
 
 
 class SseAudioDecoder:
@@ -132,13 +134,12 @@ class SseAudioDecoder:
     def flush(self) -> _Samples:
         """End of stream."""
         head = self._decode(self._sse.flush())
-        tail = self._inner.flush()
-        if tail.shape[0]:
-            return np.concatenate([head, tail]) if head.shape[0] else tail
-        return head
+        return self._join([head, self._inner.flush()])
 
     def _decode(self, events: list[tuple[str, str]]) -> _Samples:
-        pieces = [self._inner.feed(audio) for k, e in events if (audio := self._audio(k, e))]
+        return self._join([self._inner.feed(a) for k, e in events if (a := self._audio(k, e))])
+
+    def _join(self, pieces: list[_Samples]) -> _Samples:
         pieces = [p for p in pieces if p.shape[0]]
         if not pieces:
             fmt = self._inner.format
