@@ -716,3 +716,73 @@ async def test_user_client_is_never_closed_own_client_is() -> None:
         await collect(tts)
     assert not client.is_closed
     await client.aclose()
+
+
+# -- a provider of one's own ------------------------------------------------------------------
+
+
+class MyTTS(ttsstream.HttpProvider):
+    """Written as AudioRequest's docstring shows a user would."""
+
+    name = "mytts"
+
+    def __init__(self, api_key: str, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self._key = api_key
+
+    def build_request(self, text: str) -> ttsstream.AudioRequest:
+        return ttsstream.AudioRequest(
+            provider=self.name,
+            url="https://tts.example/v1/speak",
+            headers={"X-Key": self._key},
+            json={"text": text},
+            expect="pcm",
+            pcm_format=ttsstream.AudioFormat(16000, 1, "int16"),
+            secret_headers=frozenset({"x-key"}),
+            secrets=(self._key,),
+        )
+
+
+async def test_a_subclass_gets_decoding_errors_and_scrubbing() -> None:
+    source = tone(1600, rate=16000)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.content == b'{"text":"fail"}':
+            return httpx.Response(403, json={"detail": f"key {KEY} is disabled"})
+        return httpx.Response(
+            200,
+            headers={"content-type": "application/octet-stream"},
+            stream=Body(split(source.astype("<i2").tobytes(), [7])),
+        )
+
+    tts = MyTTS(KEY, client=client_for(handler), retries=NO_WAIT)
+    chunks = [c async for c in tts.stream("hello")]
+    assert chunks[0].format == ttsstream.AudioFormat(16000, 1, "int16")
+    np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]), source)
+    assert seen[0].headers["x-key"] == KEY
+    with pytest.raises(AuthenticationError) as info:
+        await collect(tts, "fail")
+    assert "mytts answered 403" in str(info.value)
+    assert "is disabled" in str(info.value)
+    assert KEY not in str(info.value)
+    request = tts.build_request("x")
+    assert KEY not in repr(request)
+    assert "'X-Key': '***'" in repr(request)
+    assert "(1 hidden)" in repr(request)
+    assert tts.timeouts == Timeouts()
+    assert tts.retries == NO_WAIT
+
+
+def test_redact_whole_keys_and_pieces_of_them() -> None:
+    from ttsstream._providers.errors import redact
+
+    key = "sk-proj-abcdefghijklmnop"
+    assert redact(f"bad key {key}.", (key,)) == "bad key ***."
+    assert redact(f"cut: {key[:12]}", (key,)) == "cut: ***"
+    assert redact(f"{key[-9:]} tail", (key,)) == "*** tail"
+    assert redact(f"{key[3:10]} is short", (key,)) == f"{key[3:10]} is short"  # 7 < 8
+    assert redact("secret abc", ("abc",)) == "secret abc"  # too short to redact
+    assert redact("a wxyz b wxyz", ("wxyz", "")) == "a *** b ***"
+    assert redact(f"{key} and {key}", (key,)) == "*** and ***"
