@@ -30,6 +30,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "wav": ("_decode/wav.py", ["test_wav.py"]),
     "pcm": ("_decode/pcm.py", ["test_pcm.py"]),
     "sse": ("_decode/sse.py", ["test_sse.py"]),
+    "httperrors": ("_providers/errors.py", ["test_errors.py"]),
     "sniff": ("_decode/sniff.py", ["test_sniff.py"]),
     "ring": ("_play/ring.py", ["test_ring.py"]),
     "convert": ("_play/convert.py", ["test_convert.py"]),
