@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import struct
 
 import httpx
 import numpy as np
@@ -786,3 +787,26 @@ def test_redact_whole_keys_and_pieces_of_them() -> None:
     assert redact("secret abc", ("abc",)) == "secret abc"  # too short to redact
     assert redact("a wxyz b wxyz", ("wxyz", "")) == "a *** b ***"
     assert redact(f"{key} and {key}", (key,)) == "*** and ***"
+
+
+class _Flood(httpx.AsyncByteStream):
+    """A WAV header whose LIST chunk claims 1 GB, then bytes without end, never awaiting."""
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        fmt = struct.pack("<IHHIIHH", 16, 1, 1, 24000, 48000, 2, 16)
+        yield b"RIFF\xff\xff\xff\xffWAVEfmt " + fmt + b"LIST" + struct.pack("<I", 1 << 30)
+        while True:
+            yield b"\x00" * 7
+
+
+async def test_first_audio_deadline_holds_against_a_flood_of_non_audio_bytes() -> None:
+    tts = openai(
+        lambda r: httpx.Response(200, headers={"content-type": "audio/wav"}, stream=_Flood()),
+        timeouts=Timeouts(first_audio=0.2),
+    )
+    stats = ttsstream.StreamStats()
+    with pytest.raises(APITimeoutError, match=r"no audio within 0\.2 s .* none of them audio"):
+        async for _ in tts.stream("x", stats=stats):
+            pass
+    assert stats.bytes_received > 44
+    assert stats.frames == 0

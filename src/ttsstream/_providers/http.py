@@ -107,10 +107,13 @@ async def _decode_body(
                 yield AudioChunk(samples, decoder.format, offset=offset)
                 offset += samples.shape[0]
                 stats.frames += samples.shape[0]
-        # Until audio flows, the first-audio deadline holds however many other bytes trickle.
+        # Until audio flows, the first-audio deadline holds however many other bytes arrive,
+        # trickling or flooding (a read served from a buffer may never reach a checkpoint).
         wait, setting = timeouts.stall, "stall"
         if offset == 0 and timeouts.first_audio is not None:
-            left = max(0.0, sent + timeouts.first_audio - time.monotonic())
+            left = sent + timeouts.first_audio - time.monotonic()
+            if left <= 0:
+                raise _no_audio_yet(request, stats, timeouts.first_audio)
             if wait is None or left < wait:
                 wait, setting = left, "first_audio"
         try:
@@ -118,11 +121,7 @@ async def _decode_body(
                 data = await body.next()
         except TimeoutError as exc:
             if setting == "first_audio":
-                raise APITimeoutError(
-                    f"{request.provider}: no audio within {timeouts.first_audio:g} s of sending "
-                    f"the request ({stats.bytes_received} bytes arrived, none of them audio). "
-                    "Raise Timeouts.first_audio if the server is just slow."
-                ) from exc
+                raise _no_audio_yet(request, stats, timeouts.first_audio) from exc
             raise StreamInterruptedError(
                 f"{request.provider}: the audio stream stalled: no data for "
                 f"{timeouts.stall:g} s after {stats.bytes_received} bytes; the audio "
@@ -153,6 +152,16 @@ async def _decode_body(
             "else?). The server may have failed to load the voice or the model; check them, "
             "and the server's log."
         )
+
+
+def _no_audio_yet(
+    request: AudioRequest, stats: StreamStats, limit: float | None
+) -> APITimeoutError:
+    return APITimeoutError(
+        f"{request.provider}: no audio within {limit:g} s of sending the request "
+        f"({stats.bytes_received} bytes arrived, none of them audio). Raise "
+        "Timeouts.first_audio if the server is just slow."
+    )
 
 
 def _is_json(content_type: str | None) -> bool:
