@@ -6,7 +6,6 @@ import email.utils
 import logging
 import time
 
-import httpx
 import pytest
 
 import ttsstream
@@ -41,7 +40,8 @@ REQUEST = AudioRequest(
 def mapped(
     status: int, body: bytes = b"", reason: str = "Reason", **headers: str
 ) -> ttsstream.APIStatusError:
-    return error_from_response(status, reason, httpx.Headers(headers), body, REQUEST)
+    # a plain dict: the mapping is documented to look headers up by lower-case name
+    return error_from_response(status, reason, headers, body, REQUEST)
 
 
 # -- server_message ----------------------------------------------------------------------------
@@ -74,6 +74,14 @@ def mapped(
         ),
         (b"<p>no <b>title</b></p>", None, "no title"),
         (b"<p>x</p>", "text/html", "x"),
+        (b"Bad <b>gateway</b>", "text/html; charset=utf-8", "Bad gateway"),  # no leading <
+        (b"Bad <b>gateway</b>", "text/plain", "Bad <b>gateway</b>"),
+        (b"Bad <b>gateway</b>", None, "Bad <b>gateway</b>"),
+        (
+            b"<html><head><TITLE>502 Bad\nGateway</TITLE></head><body><h1>nginx</h1></body>",
+            None,
+            "502 Bad Gateway",
+        ),
         (b"", None, None),
         (b"   ", None, None),
         (b"<b></b>", "text/html", None),
@@ -146,6 +154,18 @@ def test_each_status_maps_to_its_exception(
     assert error.server_message == "said so"
     assert str(error).startswith(f"acme answered {status} Because: said so. ")
     assert hint in str(error)
+
+
+def test_whole_messages() -> None:
+    assert str(mapped(401, b'{"detail": "nope"}', reason="Unauthorized")) == (
+        "acme answered 401 Unauthorized: nope. Check the API key (ACME_KEY): it is missing, "
+        "wrong, or has no access to this model."
+    )
+    assert str(mapped(429, b"", reason="Too Many Requests")) == (
+        "acme answered 429 Too Many Requests. Too many requests or quota used up."
+    )
+    html = mapped(502, b"Bad <b>gateway</b>", **{"content-type": "text/html"})
+    assert html.server_message == "Bad gateway"
 
 
 def test_no_message_and_no_reason() -> None:
@@ -225,6 +245,14 @@ def test_redact() -> None:
     assert redact("12345678 and 123456789", ("12345678",)) == "*** and ***9"
     assert redact("nothing here", (KEY, "", "zz")) == "nothing here"
     assert redact("x", ()) == "x"
+    assert redact(f"x {KEY}", ("", "ab", KEY)) == "x ***"  # short ones skipped, not the rest
+    assert redact(f"ends {KEY[-7:]}", (KEY,)) == f"ends {KEY[-7:]}"  # 7 characters: kept
+    assert redact(f"starts {KEY[:7]}!", (KEY,)) == f"starts {KEY[:7]}!"
+    assert redact(f"{KEY[:8]}{KEY[:8]} x", (KEY,)) == "*** x"  # touching runs join
+    assert redact(f"{KEY[:8]} {KEY[:8]}", (KEY,)) == "*** ***"
+    assert redact(f"a{KEY[2:11]}b", (KEY,)) == "a***b"  # overlapping runs join
+    assert redact("abcdefgh", ("abcdefgh",)) == "***"
+    assert redact("abcdefg abcdefgh", ("abcdefgh",)) == "abcdefg ***"
 
 
 class _Custom(Exception):
@@ -260,6 +288,17 @@ def test_scrub_exception_walks_args_attributes_and_the_chain() -> None:
     assert inner.args == ("inner ***", 3)
     assert inner.detail == "inner ***"
     assert inner.code == 7
+
+
+def test_scrub_exception_follows_cause_and_context_each() -> None:
+    a = ValueError(f"a {KEY}")
+    a.__cause__, a.__context__ = ValueError(f"cause {KEY}"), ValueError(f"context {KEY}")
+    scrub_exception(a, (KEY,))
+    assert (str(a), str(a.__cause__), str(a.__context__)) == ("a ***", "cause ***", "context ***")
+    b = ValueError(f"b {KEY}")
+    b.__cause__ = ValueError(f"only a cause {KEY}")  # and no context
+    scrub_exception(b, (KEY,))
+    assert str(b.__cause__) == "only a cause ***"
 
 
 def test_scrub_exception_survives_a_cycle_and_ignores_short_secrets() -> None:

@@ -51,7 +51,7 @@ def server_message(body: bytes, content_type: str | None = None) -> str | None:
     ``{"detail": "..."}`` and ``{"detail": [{"msg": ...}]}``, ElevenLabs'
     ``{"detail": {"message": ...}}``, flat ``{"message": ...}``, and plain text or HTML.
     """
-    text = body.decode("utf-8", "replace").strip()
+    text = body.decode(errors="replace").strip()
     if not text:
         return None
     try:
@@ -83,17 +83,17 @@ def _json_message(data: object) -> str | None:
 
 def _is_quota(body: bytes, said: str | None) -> bool:
     """A 429 that waiting cannot cure: the account's quota or credits are used up."""
+    if said is not None and "quota" in said.lower():
+        return True
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
-        data = None
-    if isinstance(data, dict):
-        inner = data.get("error", data.get("detail"))
-        if isinstance(inner, dict):
-            codes = (inner.get("code"), inner.get("type"), inner.get("status"))
-            if any(isinstance(c, str) and "quota" in c.lower() for c in codes):
-                return True
-    return "quota" in (said or "").lower()
+        return False
+    inner = data.get("error", data.get("detail")) if isinstance(data, dict) else None
+    if not isinstance(inner, dict):
+        return False
+    codes = (inner.get("code"), inner.get("type"), inner.get("status"))
+    return any(isinstance(c, str) and "quota" in c.lower() for c in codes)
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -121,26 +121,22 @@ def redact(text: str, secrets: tuple[str, ...]) -> str:
     for secret in secrets:
         if not secret or len(secret) < _MIN_SECRET:
             continue
-        text = text.replace(secret, "***")
-        if len(secret) > _FRAGMENT:
-            text = _redact_fragments(text, secret)
+        text = _redact_fragments(text.replace(secret, "***"), secret)
     return text
 
 
 def _redact_fragments(text: str, secret: str) -> str:
+    # Every 8-character run of the secret; a shorter secret has none.
     grams = {secret[i : i + _FRAGMENT] for i in range(len(secret) - _FRAGMENT + 1)}
-    covered = [False] * len(text)
-    for j in range(len(text) - _FRAGMENT + 1):
-        if text[j : j + _FRAGMENT] in grams:
-            covered[j : j + _FRAGMENT] = [True] * _FRAGMENT
-    if not any(covered):
-        return text
     out: list[str] = []
+    hidden_until = -1  # text[:hidden_until] lies inside runs already replaced
     for j, ch in enumerate(text):
-        if not covered[j]:
+        if text[j : j + _FRAGMENT] in grams:
+            if j > hidden_until:  # a run touching the previous one joins it
+                out.append("***")
+            hidden_until = j + _FRAGMENT
+        elif j >= hidden_until:
             out.append(ch)
-        elif j == 0 or not covered[j - 1]:
-            out.append("***")
     return "".join(out)
 
 
@@ -151,8 +147,6 @@ def scrub_exception(exc: BaseException, secrets: tuple[str, ...]) -> None:
     body, the reason phrase, an event in the audio stream, a malformed status line that
     httpx quotes), and tracebacks print the whole chain.
     """
-    if not any(s and len(s) >= _MIN_SECRET for s in secrets):
-        return
     seen: set[int] = set()
     todo: list[BaseException | None] = [exc]
     while todo:
