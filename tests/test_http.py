@@ -810,3 +810,25 @@ async def test_first_audio_deadline_holds_against_a_flood_of_non_audio_bytes() -
             pass
     assert stats.bytes_received > 44
     assert stats.frames == 0
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "setting"),
+    [
+        (Timeouts(first_byte=30.0, first_audio=0.05), "first_audio"),
+        (Timeouts(first_byte=0.05, first_audio=30.0), "first_byte"),
+        (Timeouts(first_byte=0.05, first_audio=None), "first_byte"),
+        (Timeouts(first_byte=None, first_audio=0.05), "first_audio"),
+    ],
+)
+async def test_the_first_byte_wait_is_the_smaller_deadline_and_named(
+    timeouts: Timeouts, setting: str
+) -> None:
+    tts = openai(
+        lambda r: httpx.Response(
+            200, headers={"content-type": "audio/wav"}, stream=Body([b"RIFF"], stall_after=0)
+        ),
+        timeouts=timeouts,
+    )
+    with pytest.raises(APITimeoutError, match=rf"within 0\.05 s .* Raise Timeouts\.{setting} "):
+        await collect(tts)
