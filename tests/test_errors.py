@@ -248,7 +248,8 @@ def test_redact() -> None:
     assert redact(f"x {KEY}", ("", "ab", KEY)) == "x ***"  # short ones skipped, not the rest
     assert redact(f"ends {KEY[-7:]}", (KEY,)) == f"ends {KEY[-7:]}"  # 7 characters: kept
     assert redact(f"starts {KEY[:7]}!", (KEY,)) == f"starts {KEY[:7]}!"
-    assert redact(f"{KEY[:8]}{KEY[:8]} x", (KEY,)) == "*** x"  # touching runs join
+    assert redact(f"{KEY[:8]}{KEY[-8:]} x", (KEY,)) == "*** x"  # touching runs join
+    assert redact(f"{KEY[:8]}{KEY[:8]} x", (KEY,)) == "*** x"
     assert redact(f"{KEY[:8]} {KEY[:8]}", (KEY,)) == "*** ***"
     assert redact(f"a{KEY[2:11]}b", (KEY,)) == "a***b"  # overlapping runs join
     assert redact("abcdefgh", ("abcdefgh",)) == "***"
