@@ -18,25 +18,29 @@ class AudioRequest:
     To support a new HTTP service, subclass :class:`~ttsstream.HttpProvider` and return one of
     these from ``build_request(text)``; ttsstream sends it (``POST`` with ``json`` as the body,
     ``params`` in the query string), retries, follows redirects, maps error statuses to
-    exceptions and decodes the body as it streams::
+    exceptions and decodes the body as it streams:
 
-        class MyTTS(ttsstream.HttpProvider):
-            name = "mytts"
-
-            def __init__(self, api_key: str, **options):
-                super().__init__(client=None, timeouts=None, retries=None, **options)
-                self._key = api_key
-
-            def build_request(self, text: str) -> ttsstream.AudioRequest:
-                return ttsstream.AudioRequest(
-                    provider=self.name,
-                    url="https://tts.example/v1/speak",
-                    headers={"Authorization": f"Bearer {self._key}"},
-                    json={"text": text, "format": "pcm_24000"},
-                    expect="pcm",
-                    pcm_format=ttsstream.AudioFormat(24000, 1, "int16"),
-                    secrets=(self._key,),
-                )
+    >>> import ttsstream
+    >>> class MyTTS(ttsstream.HttpProvider):
+    ...     name = "mytts"
+    ...
+    ...     def __init__(self, api_key: str, **options):
+    ...         super().__init__(**options)  # client=, timeouts=, retries=
+    ...         self._key = api_key
+    ...
+    ...     def build_request(self, text: str) -> ttsstream.AudioRequest:
+    ...         return ttsstream.AudioRequest(
+    ...             provider=self.name,
+    ...             url="https://tts.example/v1/speak",
+    ...             headers={"Authorization": f"Bearer {self._key}"},
+    ...             json={"text": text, "format": "pcm_24000"},
+    ...             expect="pcm",
+    ...             pcm_format=ttsstream.AudioFormat(24000, 1, "int16"),
+    ...             secrets=(self._key,),
+    ...         )
+    >>> MyTTS("sk-my-secret-key").build_request("Hello")
+    AudioRequest(provider='mytts', url='https://tts.example/v1/speak',
+    headers={'Authorization': '***'}, json={'text': 'Hello', 'format': 'pcm_24000'}, ...)
 
     The answer's Content-Type decides the decoder (WAV, raw PCM with its ``rate=``, server-sent
     events); ``expect``, ``pcm_format`` and ``pcm_encoding`` are used when it does not say.
