@@ -63,7 +63,7 @@ def pcm_stream(nl: str = "\n") -> tuple[bytes, npt.NDArray[np.int16]]:
     return text.encode(), source
 
 
-@pytest.mark.parametrize("nl", ["\n", "\r\n"])
+@pytest.mark.parametrize("nl", ["\n", "\r\n", "\r"])
 @pytest.mark.parametrize("cut", SPLITS)
 def test_any_split_decodes_the_same_samples(nl: str, cut) -> None:  # type: ignore[no-untyped-def]
     data, source = pcm_stream(nl)
@@ -314,8 +314,8 @@ def test_a_stream_that_starts_with_a_blank_line() -> None:
 def test_a_last_line_ending_in_cr_alone_at_the_end_of_the_stream() -> None:
     parser = SseParser()
     assert parser.feed(b"data: a\n") == []
-    assert parser.feed(b"\r") == []
-    assert parser.flush() == [("", "a")]
+    assert parser.feed(b"\r") == [("", "a")]
+    assert parser.flush() == []
     parser = SseParser()
     parser.feed(b"data: b\r")
     assert parser.flush() == [("", "b")]
@@ -388,3 +388,32 @@ def test_nothing_decoded_is_empty_in_the_inner_format() -> None:
     out = SseAudioDecoder(_Inner(None, [])).feed(b": nothing\n\n")
     assert out.shape == (0, 1)
     assert out.dtype == np.int16
+
+
+@pytest.mark.parametrize("cut", SPLITS)
+def test_cr_lf_and_crlf_mixed_in_one_stream(cut) -> None:  # type: ignore[no-untyped-def]
+    data = b"data: 1\r\rdata: 2\n\ndata: 3\r\n\r\ndata: 4\r\n\ndata: 5\n\r: c\r\rdata: 6"
+    parser = SseParser()
+    got = [e for piece in cut(data) for e in parser.feed(piece)] + parser.flush()
+    assert got == [("", str(i)) for i in range(1, 7)]
+
+
+def test_a_cr_at_the_end_of_a_piece_ends_its_line_at_once() -> None:
+    parser = SseParser()
+    assert parser.feed(b"data: a\r") == []
+    assert parser.feed(b"") == []  # an empty piece changes nothing
+    assert parser.feed(b"\n") == []  # the CRLF ended one line, not two
+    assert parser.feed(b"\r") == [("", "a")]  # a CR alone is a blank line: no waiting
+    assert parser.feed(b"data: b\r\r") == [("", "b")]
+    assert parser.feed(b"\ndata: c\r\n\r") == [("", "c")]
+    assert parser.feed(b"\ndata: d\n") == []
+    assert parser.feed(b"\n") == [("", "d")]  # after an LF, an LF is a blank line
+    assert parser.feed(b"data: e\r") == []
+    assert parser.feed(b"x\n\n") == [("", "e")]  # "x" after the CR: a line of its own
+
+
+def test_a_crlf_cut_after_the_cr_then_flush() -> None:
+    parser = SseParser()
+    assert parser.feed(b"data: a\r") == []
+    assert parser.flush() == [("", "a")]
+    assert parser.feed(b"\ndata: b\n\n") == [("", "b")]  # flush forgot the CR

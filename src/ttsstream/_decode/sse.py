@@ -2,7 +2,7 @@
 
 OpenAI sends ``data: {"type":"speech.audio.delta","audio":"<base64>"}`` events and finishes with
 ``{"type":"speech.audio.done","usage":{...}}``. Compatible servers differ, so the parser is
-tolerant: ``event:`` and ``id:`` lines, comments, CRLF or LF line ends, ``data: [DONE]``,
+tolerant: ``event:`` and ``id:`` lines, comments, CRLF, LF or CR line ends, ``data: [DONE]``,
 ``token_usage`` instead of ``usage``, and the audio under ``audio``, ``delta`` or ``data``.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,8 @@ from .base import ByteDecoder
 __all__ = ["DEFAULT_MAX_EVENT_BYTES", "SseAudioDecoder", "SseParser"]
 
 _Samples = npt.NDArray[np.generic]
+_LINE_END = re.compile(b"[\r\n]")
+_CR, _LF = 0x0D, 0x0A
 
 #: Largest event accepted by default: its ``data:`` lines together, or one line still
 #: arriving. Base64 of a few seconds of audio is far less; a server that never ends its event
@@ -44,6 +47,7 @@ class SseParser:
         self.max_event_bytes = max_event_bytes
         self._buf = bytearray()
         self._scanned = 0  # bytes at the start of _buf known to hold no line end
+        self._after_cr = False  # the last piece ended with a CR that ended a line
         self._event = ""
         self._data: list[bytes] = []
         self._size = 0  # bytes of data in the event being built
@@ -51,14 +55,23 @@ class SseParser:
     def feed(self, data: bytes | bytearray | memoryview) -> list[tuple[str, str]]:
         """Consume bytes; return every event completed by them."""
         self._buf += data
+        if self._after_cr and self._buf:
+            self._after_cr = False
+            if self._buf[0] == _LF:  # the second half of a CRLF cut between two pieces
+                del self._buf[:1]
         events: list[tuple[str, str]] = []
         start = 0
-        pos = self._scanned
-        while (end := self._buf.find(b"\n", pos)) >= 0:
-            line = bytes(self._buf[start:end])
-            self._line(line[:-1] if line.endswith(b"\r") else line, events)
-            start = pos = end + 1
-        del self._buf[:start]
+        while (found := _LINE_END.search(self._buf, self._scanned)) is not None:
+            end = found.start()
+            after = end + 1
+            if self._buf[end] == _CR and self._buf[after : after + 1] == b"\n":
+                after += 1
+            self._line(bytes(self._buf[start:end]), events)
+            start = self._scanned = after
+        # A CR that ends the buffer ends its line now; an LF that may follow is dropped then.
+        if start:
+            self._after_cr = start == len(self._buf) and self._buf[start - 1] == _CR
+            del self._buf[:start]
         self._scanned = len(self._buf)
         if self._size + len(self._buf) > self.max_event_bytes:
             raise self._too_big()
@@ -68,10 +81,10 @@ class SseParser:
         """End of stream: return the last event even if its blank line never came."""
         events: list[tuple[str, str]] = []
         if self._buf:
-            line = bytes(self._buf)
-            self._line(line[:-1] if line.endswith(b"\r") else line, events)
+            self._line(bytes(self._buf), events)
             self._buf.clear()
-            self._scanned = 0
+        self._scanned = 0
+        self._after_cr = False
         self._dispatch(events)
         return events
 
