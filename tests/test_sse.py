@@ -417,3 +417,11 @@ def test_a_crlf_cut_after_the_cr_then_flush() -> None:
     assert parser.feed(b"data: a\r") == []
     assert parser.flush() == [("", "a")]
     assert parser.feed(b"\ndata: b\n\n") == [("", "b")]  # flush forgot the CR
+
+
+@pytest.mark.parametrize("nl", ["\n", "\r\n", "\r"])
+def test_data_lines_of_one_event_stay_together_whatever_the_line_end(nl: str) -> None:
+    data = f"data: a{nl}data: b{nl}{nl}data: c{nl}".encode()
+    parser = SseParser()
+    assert parser.feed(data) == [("", "a\nb")]
+    assert parser.flush() == [("", "c")]

@@ -79,11 +79,7 @@ class SseParser:
 
     def flush(self) -> list[tuple[str, str]]:
         """End of stream: return the last event even if its blank line never came."""
-        events: list[tuple[str, str]] = []
-        if self._buf:
-            self._line(bytes(self._buf), events)
-            self._buf.clear()
-        self._scanned = 0
+        events = self.feed(b"\n") if self._buf else []  # end the last line
         self._after_cr = False
         self._dispatch(events)
         return events
