@@ -22,11 +22,20 @@ class Status:
 
     code: int
     headers: dict[str, str] = field(default_factory=dict)
+    #: The reason phrase; by default the usual one for the code.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
 class Send:
     """Send ``data`` as one HTTP chunk."""
+
+    data: bytes
+
+
+@dataclass(frozen=True)
+class Raw:
+    """Write ``data`` to the socket as it is (no chunk framing): for malformed answers."""
 
     data: bytes
 
@@ -48,7 +57,7 @@ class Drop:
     """Close the connection abruptly, mid-body."""
 
 
-Step = Status | Send | Sleep | End | Drop
+Step = Status | Send | Raw | Sleep | End | Drop
 
 
 @dataclass
@@ -167,13 +176,16 @@ class LoopbackServer:
         """Write the steps; return whether the connection can be reused."""
         for step in steps:
             if isinstance(step, Status):
-                head = [f"HTTP/1.1 {step.code} {_REASONS.get(step.code, 'Status')}"]
+                reason = step.reason if step.reason is not None else _REASONS.get(step.code)
+                head = [f"HTTP/1.1 {step.code} {reason or 'Status'}"]
                 head += [f"{k}: {v}" for k, v in step.headers.items()]
                 head.append("Transfer-Encoding: chunked")
                 conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1"))
             elif isinstance(step, Send):
                 if step.data:
                     conn.sendall(b"%x\r\n%s\r\n" % (len(step.data), step.data))
+            elif isinstance(step, Raw):
+                conn.sendall(step.data)
             elif isinstance(step, Sleep):
                 if self._closing.wait(step.seconds):
                     return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import struct
 
 import httpx
 import numpy as np
@@ -18,6 +19,7 @@ from ttsstream import (
     BadRequestError,
     ConfigurationError,
     DecodeError,
+    NoAudioError,
     RateLimitError,
     Retries,
     ServerError,
@@ -432,10 +434,146 @@ async def test_first_byte_timeout_is_not_retried() -> None:
     assert len(calls) == 1
 
 
-async def test_empty_200_body_is_a_decode_error() -> None:
-    tts = openai(lambda r: httpx.Response(200, headers={"content-type": "audio/wav"}, content=b""))
-    with pytest.raises(DecodeError, match="empty"):
+@pytest.mark.parametrize(
+    ("content_type", "body", "said"),
+    [
+        ("audio/wav", b"", "the body was empty"),
+        ("audio/pcm", b"", "the body was empty"),
+        ("audio/wav", streaming_wav(tone(0)), "44 bytes without a single sample"),
+        ("audio/wav", streaming_wav(tone(0), size=0), "44 bytes without a single sample"),
+        (
+            "text/event-stream",
+            b'data: {"type":"speech.audio.done"}\n\n',
+            "without a single sample",
+        ),
+    ],
+)
+async def test_a_200_without_audio_is_no_audio_error(
+    content_type: str, body: bytes, said: str
+) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(200, headers={"content-type": content_type}, content=body)
+
+    with pytest.raises(NoAudioError, match="sent no audio") as info:
+        await collect(openai(handler, response_format="pcm"))
+    assert said in str(info.value)
+    assert not info.value.retryable
+    assert len(calls) == 1  # a broken voice stays broken: never retried
+
+
+async def test_a_200_closed_before_any_body_byte_is_reported_as_such_and_retried() -> None:
+    source = tone(240)
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        if len(calls) == 1:
+            return httpx.Response(
+                200, headers={"content-type": "audio/wav"}, stream=Body([b""], fail_after=0)
+            )
+        return httpx.Response(
+            200, headers={"content-type": "audio/wav"}, content=streaming_wav(source)
+        )
+
+    np.testing.assert_array_equal(await collect(openai(handler)), source)
+    assert len(calls) == 2
+    always = openai(
+        lambda r: httpx.Response(
+            200, headers={"content-type": "audio/wav"}, stream=Body([b"x"], fail_after=0)
+        ),
+        retries=Retries(0),
+    )
+    with pytest.raises(StreamInterruptedError) as info:
+        await collect(always)
+    assert "closed the stream before sending any audio" in str(info.value)
+    assert "could not reach" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "message"),
+    [
+        (
+            "application/json",
+            {"error": {"message": "Voice 'zed' not found"}},
+            "Voice 'zed' not found",
+        ),
+        ("application/json; charset=utf-8", {"detail": "model not loaded"}, "model not loaded"),
+        ("application/problem+json", {"title": "TTS backend crashed"}, "TTS backend crashed"),
+    ],
+)
+async def test_json_on_a_200_keeps_the_servers_message(
+    content_type: str, body: object, message: str
+) -> None:
+    data = json.dumps(body).encode()
+    tts = openai(
+        lambda r: httpx.Response(
+            200, headers={"content-type": content_type}, stream=Body(split(data, [5]))
+        )
+    )
+    with pytest.raises(ServerError) as info:
         await collect(tts)
+    assert info.value.server_message == message
+    assert message in str(info.value)
+    assert info.value.status_code == 200
+
+
+# -- typed retry decisions ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "body", "retryable", "retry_after"),
+    [
+        (429, {"retry-after": "7"}, {"error": {"message": "Rate limit"}}, True, 7.0),
+        (429, {}, {"error": {"message": "x", "code": "insufficient_quota"}}, False, None),
+        (429, {}, {"detail": {"status": "quota_exceeded", "message": "credits"}}, False, None),
+        (429, {}, {"error": {"message": "You exceeded your current quota"}}, False, None),
+        (503, {"retry-after": "2"}, {}, True, 2.0),
+        (500, {}, {}, True, None),
+        (502, {}, {}, True, None),
+        (504, {}, {}, True, None),
+        (501, {}, {}, False, None),
+        (400, {}, {}, False, None),
+        (401, {}, {}, False, None),
+        (404, {}, {}, False, None),
+    ],
+)
+async def test_error_carries_its_retry_decision(
+    status: int, headers: dict[str, str], body: object, retryable: bool, retry_after: float | None
+) -> None:
+    calls: list[int] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return httpx.Response(status, headers=headers, json=body)
+
+    with pytest.raises(ttsstream.APIStatusError) as info:
+        await collect(openai(handler, retries=Retries(0)))
+    assert info.value.retryable is retryable
+    assert info.value.retry_after == retry_after
+    assert len(calls) == 1
+
+
+def test_retries_decide_from_the_typed_fields_not_the_message() -> None:
+    r = Retries(max_retries=2, backoff=1.0, max_backoff=8.0, max_retry_after=20.0)
+    # the message says nothing about retrying: only the fields decide
+    assert r.decide(ttsstream.APIError("no audio within 1 s", retryable=True), 0) is not None
+    assert r.decide(ttsstream.APIError("could not reach", retryable=False), 0) is None
+    assert r.decide(ttsstream.APIError("x", retryable=True, retry_after=3.0), 1) == 3.0
+    assert r.decide(ttsstream.APIError("x", retryable=True, retry_after=20.0), 0) == 20.0
+    assert r.decide(ttsstream.APIError("x", retryable=True, retry_after=21.0), 0) is None
+    assert r.decide(ttsstream.APIError("x", retryable=True), 2) is None
+    assert r.decide(ttsstream.APIError("x", retryable=True), 1) is not None
+    for attempt in range(6):
+        wait = r.decide(ttsstream.APIError("x", retryable=True), attempt)
+        if attempt < 2:
+            assert wait is not None
+            cap = min(8.0, 2.0**attempt)
+            assert cap / 2 <= wait <= cap
+        else:
+            assert wait is None
 
 
 # -- redirects --------------------------------------------------------------------------------
@@ -579,3 +717,118 @@ async def test_user_client_is_never_closed_own_client_is() -> None:
         await collect(tts)
     assert not client.is_closed
     await client.aclose()
+
+
+# -- a provider of one's own ------------------------------------------------------------------
+
+
+class MyTTS(ttsstream.HttpProvider):
+    """Written as AudioRequest's docstring shows a user would."""
+
+    name = "mytts"
+
+    def __init__(self, api_key: str, **options: object) -> None:
+        super().__init__(**options)  # type: ignore[arg-type]
+        self._key = api_key
+
+    def build_request(self, text: str) -> ttsstream.AudioRequest:
+        return ttsstream.AudioRequest(
+            provider=self.name,
+            url="https://tts.example/v1/speak",
+            headers={"X-Key": self._key},
+            json={"text": text},
+            expect="pcm",
+            pcm_format=ttsstream.AudioFormat(16000, 1, "int16"),
+            secret_headers=frozenset({"x-key"}),
+            secrets=(self._key,),
+        )
+
+
+async def test_a_subclass_gets_decoding_errors_and_scrubbing() -> None:
+    source = tone(1600, rate=16000)
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.content == b'{"text":"fail"}':
+            return httpx.Response(403, json={"detail": f"key {KEY} is disabled"})
+        return httpx.Response(
+            200,
+            headers={"content-type": "application/octet-stream"},
+            stream=Body(split(source.astype("<i2").tobytes(), [7])),
+        )
+
+    tts = MyTTS(KEY, client=client_for(handler), retries=NO_WAIT)
+    chunks = [c async for c in tts.stream("hello")]
+    assert chunks[0].format == ttsstream.AudioFormat(16000, 1, "int16")
+    np.testing.assert_array_equal(np.concatenate([c.samples for c in chunks]), source)
+    assert seen[0].headers["x-key"] == KEY
+    with pytest.raises(AuthenticationError) as info:
+        await collect(tts, "fail")
+    assert "mytts answered 403" in str(info.value)
+    assert "is disabled" in str(info.value)
+    assert KEY not in str(info.value)
+    request = tts.build_request("x")
+    assert KEY not in repr(request)
+    assert "'X-Key': '***'" in repr(request)
+    assert "(1 hidden)" in repr(request)
+    assert tts.timeouts == Timeouts()
+    assert tts.retries == NO_WAIT
+
+
+def test_redact_whole_keys_and_pieces_of_them() -> None:
+    from ttsstream._providers.errors import redact
+
+    key = "sk-proj-abcdefghijklmnop"
+    assert redact(f"bad key {key}.", (key,)) == "bad key ***."
+    assert redact(f"cut: {key[:12]}", (key,)) == "cut: ***"
+    assert redact(f"{key[-9:]} tail", (key,)) == "*** tail"
+    assert redact(f"{key[3:10]} is short", (key,)) == f"{key[3:10]} is short"  # 7 < 8
+    assert redact("secret abc", ("abc",)) == "secret abc"  # too short to redact
+    assert redact("a wxyz b wxyz", ("wxyz", "")) == "a *** b ***"
+    assert redact(f"{key} and {key}", (key,)) == "*** and ***"
+
+
+class _Flood(httpx.AsyncByteStream):
+    """A WAV header whose LIST chunk claims 1 GB, then bytes without end, never awaiting."""
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        fmt = struct.pack("<IHHIIHH", 16, 1, 1, 24000, 48000, 2, 16)
+        yield b"RIFF\xff\xff\xff\xffWAVEfmt " + fmt + b"LIST" + struct.pack("<I", 1 << 30)
+        while True:
+            yield b"\x00" * 7
+
+
+async def test_first_audio_deadline_holds_against_a_flood_of_non_audio_bytes() -> None:
+    tts = openai(
+        lambda r: httpx.Response(200, headers={"content-type": "audio/wav"}, stream=_Flood()),
+        timeouts=Timeouts(first_audio=0.2),
+    )
+    stats = ttsstream.StreamStats()
+    with pytest.raises(APITimeoutError, match=r"no audio within 0\.2 s .* none of them audio"):
+        async for _ in tts.stream("x", stats=stats):
+            pass
+    assert stats.bytes_received > 44
+    assert stats.frames == 0
+
+
+@pytest.mark.parametrize(
+    ("timeouts", "setting"),
+    [
+        (Timeouts(first_byte=30.0, first_audio=0.05), "first_audio"),
+        (Timeouts(first_byte=0.05, first_audio=30.0), "first_byte"),
+        (Timeouts(first_byte=0.05, first_audio=None), "first_byte"),
+        (Timeouts(first_byte=None, first_audio=0.05), "first_audio"),
+    ],
+)
+async def test_the_first_byte_wait_is_the_smaller_deadline_and_named(
+    timeouts: Timeouts, setting: str
+) -> None:
+    tts = openai(
+        lambda r: httpx.Response(
+            200, headers={"content-type": "audio/wav"}, stream=Body([b"RIFF"], stall_after=0)
+        ),
+        timeouts=timeouts,
+    )
+    with pytest.raises(APITimeoutError, match=rf"within 0\.05 s .* Raise Timeouts\.{setting} "):
+        await collect(tts)

@@ -33,6 +33,7 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "sniff": ("_decode/sniff.py", ["test_sniff.py", "test_codecs.py"]),
     "ogg": ("_decode/ogg.py", ["test_codecs.py"]),
     "codecs": ("_decode/codecs.py", ["test_codecs.py"]),
+    "httperrors": ("_providers/errors.py", ["test_errors.py"]),
     "ring": ("_play/ring.py", ["test_ring.py"]),
     "convert": ("_play/convert.py", ["test_convert.py"]),
     "engine": ("_play/engine.py", ["test_engine.py"]),

@@ -25,6 +25,7 @@ from ._errors import (
     ConfigurationError,
     DecodeError,
     DeviceNotFoundError,
+    NoAudioError,
     PortAudioMissingError,
     ProviderNotAvailableError,
     RateLimitError,
@@ -40,7 +41,7 @@ from ._play.tee import TeeSink
 from ._play.wavfile import WavFileSink
 from ._providers.base import Provider, StreamStats
 from ._providers.elevenlabs import ElevenLabs
-from ._providers.http import HttpProvider, Retries, Timeouts
+from ._providers.http import AudioRequest, HttpProvider, Retries, Timeouts
 from ._providers.openai import AzureOpenAI, OpenAI
 from ._providers.piper import Piper
 from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
@@ -66,6 +67,7 @@ __all__ = [
     "AudioChunk",
     "AudioDeviceError",
     "AudioFormat",
+    "AudioRequest",
     "AudioStream",
     "AuthenticationError",
     "AzureOpenAI",
@@ -82,6 +84,7 @@ __all__ = [
     "HttpProvider",
     "MemorySink",
     "Mp3Decoder",
+    "NoAudioError",
     "OpenAI",
     "OpusDecoder",
     "PcmDecoder",

@@ -18,6 +18,7 @@ __all__ = [
     "ConfigurationError",
     "DecodeError",
     "DeviceNotFoundError",
+    "NoAudioError",
     "PortAudioMissingError",
     "ProviderNotAvailableError",
     "RateLimitError",
@@ -62,7 +63,21 @@ class ProviderNotAvailableError(ConfigurationError):
 
 
 class APIError(TTSStreamError):
-    """A request to a text-to-speech service failed."""
+    """A request to a text-to-speech service failed.
+
+    ``retryable`` says whether the same request may succeed if sent again (ttsstream retries
+    those itself, per :class:`~ttsstream.Retries`, before any audio arrived); ``retry_after`` is
+    how many seconds the server asked us to wait first, when it said.
+    """
+
+    def __init__(
+        self, message: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        #: Whether sending the same request again may succeed.
+        self.retryable = retryable
+        #: Seconds the server asked us to wait before trying again (``Retry-After``), if it said.
+        self.retry_after = retry_after
 
 
 class APIStatusError(APIError):
@@ -78,8 +93,10 @@ class APIStatusError(APIError):
         status_code: int,
         server_message: str | None = None,
         request_id: str | None = None,
+        retryable: bool = False,
+        retry_after: float | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, retryable=retryable, retry_after=retry_after)
         #: The HTTP status, e.g. 401.
         self.status_code = status_code
         #: What the server said, extracted from its error body (``None`` if it said nothing).
@@ -97,22 +114,7 @@ class BadRequestError(APIStatusError):
 
 
 class RateLimitError(APIStatusError):
-    """429: too many requests, or the quota is used up."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status_code: int,
-        server_message: str | None = None,
-        request_id: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(
-            message, status_code=status_code, server_message=server_message, request_id=request_id
-        )
-        #: Seconds the server asked us to wait (``Retry-After``), if it said.
-        self.retry_after = retry_after
+    """429: too many requests, or the quota is used up (``retryable`` is false for a quota)."""
 
 
 class ServerError(APIStatusError):
@@ -127,8 +129,18 @@ class APITimeoutError(APIConnectionError):
     """The service took too long: to connect, to send the first byte, or between chunks."""
 
 
-class StreamInterruptedError(APIConnectionError):
-    """The audio stream broke off after audio had started to arrive.
+class NoAudioError(APIError):
+    """The service answered with success but sent no audio.
 
-    The audio received before the break has been played (or delivered) already.
+    An empty body, a WAV header with no samples after it, or a stream of events without audio:
+    typically a voice or model the server failed to load. Retrying does not help; check the
+    voice, the model and the server's log.
+    """
+
+
+class StreamInterruptedError(APIConnectionError):
+    """The audio stream broke off after the server had answered (closed, or stalled).
+
+    The audio received before the break, if any, has been played (or delivered) already. A
+    break before any audio is retried like a failed connection; after audio, never.
     """
