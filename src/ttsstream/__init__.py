@@ -1,7 +1,9 @@
 """ttsstream: text to speech that plays while the service is still generating it.
 
 ``await ttsstream.speak("Hello")`` is the whole API for most programs. Underneath: providers
-(:class:`OpenAI`, :class:`ElevenLabs`, :class:`Piper`) produce :class:`AudioChunk`s through sans-IO
+(:class:`OpenAI`, :class:`ElevenLabs`, :class:`Deepgram`, :class:`Cartesia`,
+:class:`AzureSpeech`, :class:`Piper`, or any HTTP service through a small
+:class:`HttpProvider` subclass) produce :class:`AudioChunk`s through sans-IO
 decoders (:class:`WavDecoder`, :class:`PcmDecoder`) into sinks (:class:`DeviceSink`,
 :class:`WavFileSink`, :class:`MemorySink`). Everything ttsstream raises is a
 :class:`TTSStreamError`.
@@ -36,9 +38,12 @@ from ._play.device import DeviceInfo, DeviceSink, list_devices
 from ._play.sink import MemorySink, Sink
 from ._play.tee import TeeSink
 from ._play.wavfile import WavFileSink
+from ._providers.azure_speech import AzureSpeech
 from ._providers.base import Provider, StreamStats
+from ._providers.cartesia import Cartesia
+from ._providers.deepgram import Deepgram
 from ._providers.elevenlabs import ElevenLabs
-from ._providers.http import HttpProvider, Retries, Timeouts
+from ._providers.http import AudioRequest, HttpProvider, Retries, Timeouts
 from ._providers.openai import AzureOpenAI, OpenAI
 from ._providers.piper import Piper
 from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
@@ -63,12 +68,16 @@ __all__ = [
     "AudioChunk",
     "AudioDeviceError",
     "AudioFormat",
+    "AudioRequest",
     "AudioStream",
     "AuthenticationError",
     "AzureOpenAI",
+    "AzureSpeech",
     "BadRequestError",
+    "Cartesia",
     "ConfigurationError",
     "DecodeError",
+    "Deepgram",
     "DeviceInfo",
     "DeviceNotFoundError",
     "DeviceSink",

@@ -17,7 +17,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
@@ -36,6 +36,7 @@ from .._errors import (
     APITimeoutError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     RateLimitError,
     ServerError,
     StreamInterruptedError,
@@ -117,6 +118,17 @@ class AudioRequest:
     secrets: tuple[str, ...] = ()
     #: Where the user can set the key, for error messages ("OPENAI_API_KEY").
     key_hint: str = "the API key"
+    #: A body that is not JSON (e.g. SSML), sent instead of ``json``; set its Content-Type in
+    #: ``headers``.
+    content: bytes | None = None
+    #: The request fixes the audio format exactly (headerless samples as ``pcm_format`` and
+    #: ``pcm_encoding`` say), so an ``audio/*`` Content-Type is not consulted: services label
+    #: raw audio loosely (Deepgram calls little-endian samples ``audio/l16``). A WAV header in the
+    #: body is still recognised, and a text or JSON body is still an error.
+    format_known: bool = False
+    #: The service's own message in an error body, for services whose error bodies the generic
+    #: :func:`server_message` does not understand: ``(body, content_type) -> message or None``.
+    error_message: Callable[[bytes, str | None], str | None] | None = None
 
 
 @functools.cache
@@ -311,10 +323,16 @@ async def _send(
     url = httpx.URL(request.url, params=request.params or None)
     headers = dict(request.headers)
     method = "POST"
-    body: dict[str, Any] | None = request.json
+    body: dict[str, Any] | None = request.json if request.content is None else None
+    content = request.content
     for _ in range(_MAX_REDIRECTS + 1):
         req = client.build_request(
-            method, url, headers=headers, json=body, timeout=_httpx_timeout(timeouts)
+            method,
+            url,
+            headers=headers,
+            json=body,
+            content=content,
+            timeout=_httpx_timeout(timeouts),
         )
         logger.debug("%s %s", method, url.copy_with(query=None))
         response = await client.send(req, stream=True, follow_redirects=False)
@@ -325,7 +343,7 @@ async def _send(
         if (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port):
             headers = {k: v for k, v in headers.items() if k.lower() not in request.secret_headers}
         if response.status_code == 303:
-            method, body = "GET", None
+            method, body, content = "GET", None, None
         url = target
     raise APIConnectionError(f"{request.provider}: more than {_MAX_REDIRECTS} redirects")
 
@@ -418,7 +436,8 @@ def error_from_response(
 ) -> APIStatusError:
     """Map an HTTP error response to the ttsstream exception for its status."""
     status = response.status_code
-    said = server_message(body, response.headers.get("content-type"))
+    parse = request.error_message or server_message
+    said = parse(body, response.headers.get("content-type"))
     if said is not None:
         said = redact(said, request.secrets)
     request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
@@ -483,6 +502,20 @@ class HttpProvider(Provider):
     @abc.abstractmethod
     def build_request(self, text: str) -> AudioRequest:
         """The request that synthesizes ``text``."""
+
+    def check_text(self, text: str) -> None:
+        """Refuse empty text and text over :attr:`max_input_chars` (a :class:`ConfigurationError`).
+
+        Call it first in :meth:`build_request`; :func:`~ttsstream.speak` and
+        :class:`~ttsstream.Speaker` already split long text at sentence boundaries.
+        """
+        if not text.strip():
+            raise ConfigurationError("nothing to say: the text is empty")
+        if len(text) > self.max_input_chars:
+            raise ConfigurationError(
+                f"text of {len(text)} characters is over {self.name}'s limit of "
+                f"{self.max_input_chars}; speak() and Speaker split long text for you"
+            )
 
     async def stream(
         self, text: str, *, stats: StreamStats | None = None
