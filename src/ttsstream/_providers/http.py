@@ -127,7 +127,8 @@ class AudioRequest:
     #: body is still recognised, and a text or JSON body is still an error.
     format_known: bool = False
     #: The service's own message in an error body, for services whose error bodies the generic
-    #: :func:`server_message` does not understand: ``(body, content_type) -> message or None``.
+    #: :func:`server_message` does not understand: ``(body, content_type) -> message``, or
+    #: ``None`` to fall back to the generic reader.
     error_message: Callable[[bytes, str | None], str | None] | None = None
 
 
@@ -436,8 +437,10 @@ def error_from_response(
 ) -> APIStatusError:
     """Map an HTTP error response to the ttsstream exception for its status."""
     status = response.status_code
-    parse = request.error_message or server_message
-    said = parse(body, response.headers.get("content-type"))
+    content_type = response.headers.get("content-type")
+    said = request.error_message(body, content_type) if request.error_message else None
+    if said is None:
+        said = server_message(body, content_type)
     if said is not None:
         said = redact(said, request.secrets)
     request_id = response.headers.get("x-request-id") or response.headers.get("request-id")
