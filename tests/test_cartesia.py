@@ -245,3 +245,21 @@ def test_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
         ttsstream.Cartesia().build_request("Hi.")
     with pytest.raises(ConfigurationError, match="limit of 5000"):
         ttsstream.Cartesia(api_key=KEY).build_request("x" * 5001)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "match"),
+    [
+        ("audio/mpeg", b"\xff\xfb\x90\xc4" + bytes(64), "MP3"),
+        ("audio/mpeg", b"ID3\x04" + bytes(64), "MP3"),
+        ("application/json", b'{"message": "not audio"}', "instead of audio"),
+    ],
+)
+async def test_a_body_that_is_not_the_raw_audio_asked_for_is_refused(
+    content_type: str, body: bytes, match: str
+) -> None:
+    with (
+        LoopbackServer(lambda r, n: audio_response(body, content_type=content_type)) as server,
+        pytest.raises(ttsstream.DecodeError, match=match),
+    ):
+        await collect(cartesia(server))

@@ -74,8 +74,8 @@ def choose_decoder(content_type: str | None, request: Expectation) -> ByteDecode
     if getattr(request, "format_known", False) and (
         mime in ("", "application/octet-stream") or mime.startswith("audio/")
     ):
-        # The request fixed the format; look only for a WAV header the server may add anyway.
-        return _Sniffer(request, None, mime)
+        # The request fixed the format: look only for a header the server may send anyway.
+        return _Sniffer(request, _COMPRESSED.get(mime), mime)
     if mime == "text/event-stream":
         return SseAudioDecoder(_expected(request))
     if mime in _WAV_TYPES:

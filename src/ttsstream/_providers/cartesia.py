@@ -23,7 +23,7 @@ import httpx
 from .._decode.pcm import Encoding, output_dtype
 from .._errors import ConfigurationError
 from .._format import AudioFormat
-from .http import AudioRequest, HttpProvider, Retries, Timeouts, server_message
+from .http import AudioRequest, HttpProvider, Retries, Timeouts
 
 __all__ = ["Cartesia"]
 
@@ -43,16 +43,20 @@ _DEFAULT_VOICE = "694f9389-aac1-45b6-b726-9d9369183238"
 
 
 def cartesia_error_message(body: bytes, content_type: str | None) -> str | None:
-    """The message in a Cartesia error body: ``title: message``, or the plain text."""
+    """The message in a Cartesia JSON error body, as ``title: message``.
+
+    ``None`` for any other body (older API versions answer plain text ``Title: Message``),
+    which the generic reader then shows as it is.
+    """
     try:
         data = json.loads(body)
     except ValueError:
-        return server_message(body, content_type)
+        return None
     if isinstance(data, dict) and isinstance(data.get("message"), str) and data["message"]:
         title = data.get("title")
         head = f"{title}: " if isinstance(title, str) and title else ""
         return f"{head}{data['message']}"[:500]
-    return server_message(body, content_type)
+    return None
 
 
 class Cartesia(HttpProvider):

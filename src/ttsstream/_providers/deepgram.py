@@ -20,7 +20,7 @@ import httpx
 from .._decode.pcm import Encoding
 from .._errors import ConfigurationError
 from .._format import AudioFormat
-from .http import AudioRequest, HttpProvider, Retries, Timeouts, server_message
+from .http import AudioRequest, HttpProvider, Retries, Timeouts
 
 __all__ = ["Deepgram"]
 
@@ -39,19 +39,23 @@ _COMPRESSED = ("mp3", "opus", "flac", "aac")
 
 
 def deepgram_error_message(body: bytes, content_type: str | None) -> str | None:
-    """The message in a Deepgram error body: ``err_msg``, or ``message`` with its ``details``."""
+    """The message in a Deepgram error body: ``err_msg``, or ``message`` with its ``details``.
+
+    ``None`` for any other body, which the generic reader then tries.
+    """
     try:
         data = json.loads(body)
     except ValueError:
-        return server_message(body, content_type)
-    if isinstance(data, dict):
-        if isinstance(data.get("err_msg"), str) and data["err_msg"]:
-            return str(data["err_msg"])[:500]
-        if isinstance(data.get("message"), str) and data["message"]:
-            details = data.get("details")
-            extra = f" ({details})" if isinstance(details, str) and details else ""
-            return f"{data['message']}{extra}"[:500]
-    return server_message(body, content_type)
+        return None
+    if not isinstance(data, dict):
+        return None
+    if isinstance(data.get("err_msg"), str) and data["err_msg"]:
+        return str(data["err_msg"])[:500]
+    if isinstance(data.get("message"), str) and data["message"]:
+        details = data.get("details")
+        extra = f" ({details})" if isinstance(details, str) and details else ""
+        return f"{data['message']}{extra}"[:500]
+    return None
 
 
 class Deepgram(HttpProvider):
