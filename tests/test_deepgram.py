@@ -21,9 +21,11 @@ deepgram/deepgram-docs ``fern/docs/tts-media-output-settings.mdx``, ``errors.mdx
 from __future__ import annotations
 
 import json
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import anyio
+import httpx
 import numpy as np
 import pytest
 
@@ -39,7 +41,7 @@ from ttsstream import (
 )
 
 from .httpfakes import tone
-from .loopback import LoopbackServer, Request, Step, audio_response, json_response
+from .loopback import LoopbackServer, Request, Sleep, Step, audio_response, json_response
 from .wirecheck import LIMIT, collect, redirecting, samples
 
 pytestmark = pytest.mark.anyio
@@ -120,21 +122,23 @@ def test_default_rates_follow_deepgrams_table() -> None:
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"encoding": "mulaw", "sample_rate": 24000}, "8000, 16000 Hz, not 24000"),
+        ({"encoding": "mulaw", "sample_rate": 24000}, "mulaw at 8000, 16000 Hz, not 24000"),
         ({"sample_rate": 22050}, "not 22050"),
-        ({"encoding": "mp3"}, "compressed"),
+        ({"encoding": "mp3"}, "encoding='mp3' is compressed and ttsstream cannot decode it"),
         ({"encoding": "wav"}, "unknown encoding"),
-        ({"model": ""}, "model must not be empty"),
+        ({"model": ""}, "model must not be empty (it names the voice)"),
+        ({"encoding": "wav"}, "use 'linear16', 'mulaw' or 'alaw'"),
     ],
 )
 def test_impossible_options_are_refused_at_once(options: dict[str, object], match: str) -> None:
-    with pytest.raises(ConfigurationError, match=match):
+    with pytest.raises(ConfigurationError, match=re.escape(match)):
         ttsstream.Deepgram(api_key=KEY, **options)  # type: ignore[arg-type]
 
 
 def test_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("DEEPGRAM_API_KEY", raising=False)
-    with pytest.raises(ConfigurationError, match="DEEPGRAM_API_KEY"):
+    message = "no Deepgram API key: set DEEPGRAM_API_KEY or pass Deepgram(api_key=...)"
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
         ttsstream.Deepgram().build_request("Hi.")
     monkeypatch.setenv("DEEPGRAM_API_KEY", KEY)
     assert ttsstream.Deepgram().build_request("Hi.").headers["Authorization"] == f"Token {KEY}"
@@ -173,6 +177,12 @@ def test_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
             },
             BadRequestError,
             "Invalid JSON submitted. (Json deserialize error: missing field `text`)",
+        ),
+        (
+            400,
+            {"category": "INVALID_JSON", "message": "Invalid JSON submitted.", "details": 7},
+            BadRequestError,
+            "Invalid JSON submitted.",
         ),
         (
             401,
@@ -236,8 +246,12 @@ async def test_documented_errors_map_with_deepgrams_own_message(
     assert info.value.status_code == status
     assert info.value.server_message is not None
     assert said in info.value.server_message
+    assert str(info.value).startswith(f"deepgram answered {status} ")
     assert said in str(info.value)
     assert KEY not in str(info.value)
+    assert len(server.requests) == 1  # Retries(max_retries=0) reached the transport
+    if status in (401, 403):
+        assert "Check the API key (DEEPGRAM_API_KEY)" in str(info.value)
 
 
 async def test_a_key_echoed_in_an_error_body_is_scrubbed() -> None:
@@ -317,3 +331,42 @@ async def test_speak_splits_long_text_into_requests_under_the_limit() -> None:
     assert len(texts) == 3
     assert all(len(t) <= 1000 for t in texts)
     assert " ".join(texts) == text.strip()
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"err_code": "INTERNAL"}, None),  # no message at all: nothing invented
+        ({"err_msg": "x" * 600}, "x" * 500),  # bounded
+        ({"message": "y" * 300, "details": "z" * 300}, "y" * 300 + " (" + "z" * 198),
+        (["not", "an", "object"], "not; an; object"),  # other shapes: the generic reader
+        ({"detail": "generic shape"}, "generic shape"),
+    ],
+)
+async def test_error_bodies_of_other_shapes(body: object, said: str | None) -> None:
+    with (
+        LoopbackServer(lambda r, n: json_response(500, body)) as server,
+        pytest.raises(ServerError) as info,
+    ):
+        await collect(deepgram(server))
+    assert info.value.server_message == said
+
+
+async def test_own_client_timeouts_and_a_trailing_slash_are_used() -> None:
+    def script(r: Request, n: int) -> list[Step]:
+        return [*audio_response(b"", content_type="audio/l16")[:1], Sleep(5.0)]
+
+    with LoopbackServer(script) as server:
+        async with httpx.AsyncClient(headers={"X-Mine": "1"}) as client:
+            tts = ttsstream.Deepgram(
+                api_key=KEY,
+                base_url=server.root + "/",
+                client=client,
+                timeouts=ttsstream.Timeouts(first_byte=0.2),
+                retries=Retries(max_retries=0),
+            )
+            with anyio.fail_after(LIMIT), pytest.raises(ttsstream.APITimeoutError):
+                await collect(tts)
+    (request,) = server.requests
+    assert urlsplit(request.path).path == "/v1/speak"
+    assert request.headers["x-mine"] == "1"

@@ -149,7 +149,6 @@ class Deepgram(HttpProvider):
             # Deepgram labels raw linear16 "audio/l16;rate=24000", a type that by RFC 2586
             # means big-endian, while its samples are little-endian: decode by the request.
             format_known=True,
-            secret_headers=frozenset({"authorization"}),
             secrets=(self._api_key,),
             key_hint="the API key (DEEPGRAM_API_KEY)",
             error_message=deepgram_error_message,
