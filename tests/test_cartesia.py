@@ -21,7 +21,10 @@ cartesia-python 4.0.1 ``_client.py``, ``types/raw_output_format_param.py``, ``MI
 from __future__ import annotations
 
 import json
+import re
 
+import anyio
+import httpx
 import numpy as np
 import pytest
 
@@ -36,8 +39,16 @@ from ttsstream import (
 )
 
 from .httpfakes import tone
-from .loopback import LoopbackServer, Request, Step, audio_response, json_response, text_response
-from .wirecheck import collect, redirecting, samples
+from .loopback import (
+    LoopbackServer,
+    Request,
+    Sleep,
+    Step,
+    audio_response,
+    json_response,
+    text_response,
+)
+from .wirecheck import LIMIT, collect, redirecting, samples
 
 pytestmark = pytest.mark.anyio
 
@@ -195,7 +206,11 @@ async def test_documented_errors_map_with_cartesias_own_message(
     assert info.value.status_code == status
     assert info.value.server_message is not None
     assert said in info.value.server_message
+    assert str(info.value).startswith(f"cartesia answered {status} ")
     assert KEY not in str(info.value)
+    assert len(server.requests) == 1  # Retries(max_retries=0) reached the transport
+    if status == 401:
+        assert "Check the API key (CARTESIA_API_KEY)" in str(info.value)
 
 
 async def test_a_key_echoed_in_an_error_body_is_scrubbed() -> None:
@@ -229,20 +244,32 @@ async def test_redirect_to_another_host_carries_neither_key_header(version: str)
 @pytest.mark.parametrize(
     ("options", "match"),
     [
-        ({"encoding": "mp3"}, "unknown encoding"),
-        ({"sample_rate": 32000}, "not 32000"),
+        (
+            {"encoding": "mp3"},
+            "unknown encoding 'mp3'; use one of pcm_s16le, pcm_f32le, pcm_mulaw, pcm_alaw "
+            "(raw samples; ttsstream does not decode Cartesia's mp3)",
+        ),
+        (
+            {"sample_rate": 32000},
+            "Cartesia sends 8000, 16000, 22050, 24000, 44100, 48000 Hz, not 32000",
+        ),
         ({"voice_id": ""}, "voice_id must not be empty"),
     ],
 )
 def test_impossible_options_are_refused_at_once(options: dict[str, object], match: str) -> None:
-    with pytest.raises(ConfigurationError, match=match):
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(match)}$"):
         ttsstream.Cartesia(api_key=KEY, **options)  # type: ignore[arg-type]
 
 
 def test_missing_key_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CARTESIA_API_KEY", raising=False)
-    with pytest.raises(ConfigurationError, match="CARTESIA_API_KEY"):
+    message = "no Cartesia API key: set CARTESIA_API_KEY or pass Cartesia(api_key=...)"
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(message)}$"):
         ttsstream.Cartesia().build_request("Hi.")
+    monkeypatch.setenv("CARTESIA_API_KEY", KEY)
+    assert ttsstream.Cartesia().build_request("Hi.").headers["Authorization"] == f"Bearer {KEY}"
+    other = ttsstream.Cartesia(api_key="explicit-key-123").build_request("Hi.")
+    assert other.headers["Authorization"] == "Bearer explicit-key-123"
     with pytest.raises(ConfigurationError, match="limit of 5000"):
         ttsstream.Cartesia(api_key=KEY).build_request("x" * 5001)
 
@@ -263,3 +290,42 @@ async def test_a_body_that_is_not_the_raw_audio_asked_for_is_refused(
         pytest.raises(ttsstream.DecodeError, match=match),
     ):
         await collect(cartesia(server))
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"title": 5, "message": "untitled"}, "untitled"),
+        ({"title": "", "message": "empty title"}, "empty title"),
+        ({"error_code": "x", "title": "No message"}, "No message"),  # generic reader: title
+        ({"message": "m" * 600}, "m" * 500),
+        ([{"message": "in a list"}], "in a list"),
+    ],
+)
+async def test_error_bodies_of_other_shapes(body: object, said: str) -> None:
+    with (
+        LoopbackServer(lambda r, n: json_response(500, body)) as server,
+        pytest.raises(ServerError) as info,
+    ):
+        await collect(cartesia(server))
+    assert info.value.server_message == said
+
+
+async def test_own_client_timeouts_and_a_trailing_slash_are_used() -> None:
+    def script(r: Request, n: int) -> list[Step]:
+        return [*audio_response(b"")[:1], Sleep(5.0)]
+
+    with LoopbackServer(script) as server:
+        async with httpx.AsyncClient(headers={"X-Mine": "1"}) as client:
+            tts = ttsstream.Cartesia(
+                api_key=KEY,
+                base_url=server.root + "/",
+                client=client,
+                timeouts=ttsstream.Timeouts(first_byte=0.2),
+                retries=Retries(max_retries=0),
+            )
+            with anyio.fail_after(LIMIT), pytest.raises(ttsstream.APITimeoutError):
+                await collect(tts)
+    (request,) = server.requests
+    assert request.path == "/tts/bytes"
+    assert request.headers["x-mine"] == "1"
