@@ -21,8 +21,11 @@ authentication include, "Speech service quotas and limits"; MicrosoftDocs/azure-
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 
+import anyio
+import httpx
 import numpy as np
 import pytest
 
@@ -37,8 +40,8 @@ from ttsstream import (
 )
 
 from .httpfakes import streaming_wav, tone
-from .loopback import LoopbackServer, Request, Step, audio_response, text_response
-from .wirecheck import collect, redirecting, samples
+from .loopback import LoopbackServer, Request, Sleep, Step, audio_response, text_response
+from .wirecheck import LIMIT, collect, redirecting, samples
 
 pytestmark = pytest.mark.anyio
 
@@ -124,10 +127,46 @@ def test_rate_goes_into_prosody_and_users_ssml_is_sent_as_it_is() -> None:
     assert prosody is not None
     assert prosody.get("rate") == "1.25"
     assert prosody.text == "Hi."
-    mine = "<speak version='1.0' xml:lang='en-US'><voice name='x'>Hi <break/></voice></speak>"
+    mine = "\n  <speak version='1.0' xml:lang='en-US'><voice name='x'>Hi <break/></voice></speak>"
     assert tts.build_request(mine).content == mine.encode()
-    with pytest.raises(ConfigurationError, match="whole <speak>"):
+    too_long = (
+        "SSML must be one whole <speak>...</speak> document of at most 5000 characters "
+        "(longer SSML cannot be split at sentences)"
+    )
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(too_long)}$"):
         tts.build_request("Hello. " + mine)
+    words = ttsstream.AzureSpeech(api_key=KEY, region="westeurope", rate="+10%")
+    prosody = ET.fromstring(words.ssml("Hi.")).find("s:voice/s:prosody", NS)
+    assert prosody is not None
+    assert prosody.get("rate") == "+10%"
+
+
+def test_defaults_voice_and_language() -> None:
+    root = ET.fromstring(ttsstream.AzureSpeech(api_key=KEY, region="eastus").ssml("Hi."))
+    assert root.get("{http://www.w3.org/XML/1998/namespace}lang") == "en-US"
+    voice = root.find("s:voice", NS)
+    assert voice is not None
+    assert voice.get("name") == "en-US-AvaMultilingualNeural"
+    assert voice.text == "Hi."  # no style, no prosody unless asked
+
+
+async def test_own_client_and_timeouts_are_used() -> None:
+    def script(r: Request, n: int) -> list[Step]:
+        return [*audio_response(b"")[:1], Sleep(5.0)]
+
+    with LoopbackServer(script) as server:
+        async with httpx.AsyncClient(headers={"X-Mine": "1"}) as client:
+            tts = ttsstream.AzureSpeech(
+                api_key=KEY,
+                endpoint=server.root + "/cognitiveservices/v1",
+                client=client,
+                timeouts=ttsstream.Timeouts(first_byte=0.2),
+                retries=Retries(max_retries=0),
+            )
+            with anyio.fail_after(LIMIT), pytest.raises(ttsstream.APITimeoutError):
+                await collect(tts)
+    (request,) = server.requests
+    assert request.headers["x-mine"] == "1"
 
 
 @pytest.mark.parametrize(
@@ -152,7 +191,9 @@ async def test_documented_statuses_map_even_with_empty_bodies(
     assert isinstance(info.value, ttsstream.APIStatusError)
     assert info.value.status_code == status
     assert info.value.server_message == (said and text)
+    assert str(info.value).startswith(f"azure-speech answered {status} ")
     assert KEY not in str(info.value)
+    assert len(server.requests) == 1  # Retries(max_retries=0) reached the transport
 
 
 async def test_401_names_the_key_and_the_region() -> None:
@@ -188,27 +229,46 @@ async def test_redirect_to_another_host_does_not_carry_the_key() -> None:
     assert other.requests[0].body == first.requests[0].body  # 307 repeats the SSML
 
 
+COMPRESSED = "that format is compressed and ttsstream cannot decode it yet"
+
+
 @pytest.mark.parametrize(
-    ("output_format", "match"),
+    ("output_format", "hint"),
     [
-        ("riff-24khz-16bit-mono-pcm", "not streamed"),
-        ("audio-24khz-48kbitrate-mono-mp3", "compressed"),
-        ("raw-24khz-16bit-mono-truesilk", "compressed"),
+        ("riff-24khz-16bit-mono-pcm", "riff-* formats are not streamed by Azure"),
+        ("audio-24khz-48kbitrate-mono-mp3", COMPRESSED),
+        ("ogg-24khz-16bit-mono-opus", COMPRESSED),
+        ("webm-24khz-16bit-mono-opus", COMPRESSED),
+        ("amr-wb-16000hz", COMPRESSED),
+        ("raw-24khz-16bit-mono-truesilk", COMPRESSED),
         ("raw-11khz-16bit-mono-pcm", "unknown format"),
+        ("raw-24khz-8bit-mono-pcm", "unknown format"),
     ],
 )
-def test_unusable_output_formats_are_refused(output_format: str, match: str) -> None:
-    with pytest.raises(ConfigurationError, match=match):
+def test_unusable_output_formats_are_refused(output_format: str, hint: str) -> None:
+    message = (
+        f"output_format={output_format!r}: {hint}; use raw-24khz-16bit-mono-pcm (default) or "
+        "another raw-*-16bit-mono-pcm rate (8khz, 16khz, 22050hz, 44100hz, 48khz), "
+        "raw-8khz-8bit-mono-mulaw or raw-8khz-8bit-mono-alaw"
+    )
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(message)}$"):
         ttsstream.AzureSpeech(api_key=KEY, region="eastus", output_format=output_format)
 
 
 def test_key_and_region_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AZURE_SPEECH_REGION", raising=False)
     monkeypatch.delenv("AZURE_SPEECH_KEY", raising=False)
-    with pytest.raises(ConfigurationError, match="AZURE_SPEECH_REGION"):
+    no_region = (
+        "no Azure Speech region: pass AzureSpeech(region='westeurope') or set "
+        "AZURE_SPEECH_REGION (the location of your Speech resource)"
+    )
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(no_region)}$"):
         ttsstream.AzureSpeech()
     monkeypatch.setenv("AZURE_SPEECH_REGION", "eastus")
-    with pytest.raises(ConfigurationError, match="AZURE_SPEECH_KEY"):
+    with pytest.raises(ConfigurationError, match=r"^voice must not be empty$"):
+        ttsstream.AzureSpeech(voice="")
+    no_key = "no Azure Speech key: set AZURE_SPEECH_KEY or pass AzureSpeech(api_key=...)"
+    with pytest.raises(ConfigurationError, match=f"^{re.escape(no_key)}$"):
         ttsstream.AzureSpeech().build_request("Hi.")
     monkeypatch.setenv("AZURE_SPEECH_KEY", KEY)
     request = ttsstream.AzureSpeech().build_request("Hi.")
