@@ -202,8 +202,16 @@ async def test_401_names_the_key_and_the_region() -> None:
         tts.endpoint = server.root + "/cognitiveservices/v1"
         with pytest.raises(AuthenticationError) as info:
             await collect(tts)
-    assert "AZURE_SPEECH_KEY" in str(info.value)
-    assert "westeurope" in str(info.value)
+    assert (
+        "Check the key (AZURE_SPEECH_KEY) and that it belongs to the region westeurope "
+        "(AZURE_SPEECH_REGION)"
+    ) in str(info.value)
+    with (
+        LoopbackServer(lambda r, n: text_response(401, "")) as server,
+        pytest.raises(AuthenticationError) as info,
+    ):
+        await collect(azure(server))
+    assert "belongs to the region of the endpoint (AZURE_SPEECH_REGION)" in str(info.value)
 
 
 async def test_a_key_echoed_in_an_error_body_is_scrubbed() -> None:
