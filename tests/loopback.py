@@ -101,6 +101,21 @@ def audio_response(
     return steps
 
 
+def text_response(
+    code: int, text: str, content_type: str = "text/plain", headers: dict[str, str] | None = None
+) -> list[Step]:
+    """A response with a text body (an empty ``text`` sends no body at all)."""
+    steps: list[Step] = [Status(code, {"Content-Type": content_type, **(headers or {})})]
+    if text:
+        steps.append(Send(text.encode()))
+    return [*steps, End()]
+
+
+def redirect(code: int, location: str) -> list[Step]:
+    """A redirect to ``location`` with an empty body."""
+    return [Status(code, {"Location": location}), End()]
+
+
 def json_response(code: int, body: object, headers: dict[str, str] | None = None) -> list[Step]:
     """An error (or any JSON) response."""
     data = json.dumps(body).encode()
@@ -133,6 +148,12 @@ class LoopbackServer:
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
+
+    @property
+    def root(self) -> str:
+        """Origin without a path, e.g. ``http://127.0.0.1:PORT``."""
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
 
     @property
     def url(self) -> str:
@@ -213,4 +234,21 @@ def _read_request(rfile: object) -> Request | None:
     return Request(method, path, headers, body, time.monotonic())
 
 
-_REASONS = {200: "OK", 401: "Unauthorized", 429: "Too Many Requests", 500: "Internal Server Error"}
+_REASONS = {
+    200: "OK",
+    301: "Moved Permanently",
+    302: "Found",
+    307: "Temporary Redirect",
+    308: "Permanent Redirect",
+    400: "Bad Request",
+    401: "Unauthorized",
+    402: "Payment Required",
+    403: "Forbidden",
+    413: "Payload Too Large",
+    415: "Unsupported Media Type",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}

@@ -39,6 +39,9 @@ MODULES: dict[str, tuple[str, list[str]]] = {
     "engine": ("_play/engine.py", ["test_engine.py"]),
     "sentences": ("_text/sentences.py", ["test_sentences.py"]),
     "speakable": ("_text/speakable.py", ["test_speakable.py"]),
+    "deepgram": ("_providers/deepgram.py", ["test_deepgram.py"]),
+    "cartesia": ("_providers/cartesia.py", ["test_cartesia.py"]),
+    "azure_speech": ("_providers/azure_speech.py", ["test_azure_speech.py"]),
 }
 
 

@@ -1,8 +1,10 @@
 """ttsstream: text to speech that plays while the service is still generating it.
 
 ``await ttsstream.speak("Hello")`` is the whole API for most programs. Underneath: providers
-(:class:`OpenAI`, :class:`ElevenLabs`, :class:`Piper`) produce :class:`AudioChunk`s through sans-IO
-decoders (:class:`WavDecoder`, :class:`PcmDecoder`; :class:`Mp3Decoder`, :class:`OpusDecoder`,
+(:class:`OpenAI`, :class:`ElevenLabs`, :class:`Deepgram`, :class:`Cartesia`,
+:class:`AzureSpeech`, :class:`Piper`, or any HTTP service through a small
+:class:`HttpProvider` subclass) produce :class:`AudioChunk`s through sans-IO decoders
+(:class:`WavDecoder`, :class:`PcmDecoder`; :class:`Mp3Decoder`, :class:`OpusDecoder`,
 :class:`AacDecoder`, :class:`FlacDecoder` with the ``codecs`` extra) into sinks
 (:class:`DeviceSink`, :class:`WavFileSink`, :class:`MemorySink`). Everything ttsstream raises is a
 :class:`TTSStreamError`.
@@ -39,7 +41,10 @@ from ._play.device import DeviceInfo, DeviceSink, list_devices
 from ._play.sink import MemorySink, Sink
 from ._play.tee import TeeSink
 from ._play.wavfile import WavFileSink
+from ._providers.azure_speech import AzureSpeech
 from ._providers.base import Provider, StreamStats
+from ._providers.cartesia import Cartesia
+from ._providers.deepgram import Deepgram
 from ._providers.elevenlabs import ElevenLabs
 from ._providers.http import AudioRequest, HttpProvider, Retries, Timeouts
 from ._providers.openai import AzureOpenAI, OpenAI
@@ -71,9 +76,12 @@ __all__ = [
     "AudioStream",
     "AuthenticationError",
     "AzureOpenAI",
+    "AzureSpeech",
     "BadRequestError",
+    "Cartesia",
     "ConfigurationError",
     "DecodeError",
+    "Deepgram",
     "DeviceInfo",
     "DeviceNotFoundError",
     "DeviceSink",

@@ -48,7 +48,15 @@ __all__ = ["main"]
 
 T = TypeVar("T")
 
-PROVIDERS = ("openai", "azure-openai", "elevenlabs", "piper")
+PROVIDERS = (
+    "openai",
+    "azure-openai",
+    "elevenlabs",
+    "deepgram",
+    "cartesia",
+    "azure-speech",
+    "piper",
+)
 #: The ``say`` options that configure the provider, by their argparse ``dest``.
 _PROVIDER_OPTIONS = {
     "voice": "--voice",
@@ -338,6 +346,19 @@ def _provider_options(name: str, args: argparse.Namespace, given: set[str]) -> d
             "voice_settings": None if args.speed is None else {"speed": args.speed},
             "output_format": None if args.format is None else f"{args.format}_24000",
         }
+    elif name == "deepgram":  # a Deepgram model is a voice: --voice and --model both name it
+        _refuse(name, given & ({"format", "model"} if args.voice else {"format"}))
+        options = {
+            "model": args.voice or args.model,
+            "speed": args.speed,
+            "base_url": args.base_url,
+        }
+    elif name == "cartesia":
+        _refuse(name, given & {"format", "speed"})
+        options = {"voice_id": args.voice, "model_id": args.model, "base_url": args.base_url}
+    elif name == "azure-speech":
+        _refuse(name, given & {"format", "model"})
+        options = {"voice": args.voice, "rate": args.speed, "endpoint": args.base_url}
     elif name == "piper":
         _refuse(name, given & {"format", "base_url", "model"})
         options = {"voice": args.voice, "speed": args.speed}

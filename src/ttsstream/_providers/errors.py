@@ -222,7 +222,10 @@ def error_from_response(
     ``headers`` is looked up by lower-case name (``httpx.Headers`` is). The exception carries
     the server's message (redacted) and whether retrying may help.
     """
-    said = server_message(body, headers.get("content-type"))
+    content_type = headers.get("content-type")
+    said = request.error_message(body, content_type) if request.error_message else None
+    if said is None:
+        said = server_message(body, content_type)
     if said is not None:
         said = redact(said, request.secrets)
     request_id = headers.get("x-request-id") or headers.get("request-id")

@@ -21,6 +21,7 @@ import httpx
 from .._decode.sniff import choose_decoder
 from .._errors import (
     APITimeoutError,
+    ConfigurationError,
     DecodeError,
     NoAudioError,
     ServerError,
@@ -226,6 +227,20 @@ class HttpProvider(Provider):
     @abc.abstractmethod
     def build_request(self, text: str) -> AudioRequest:
         """The request that synthesizes ``text``."""
+
+    def check_text(self, text: str) -> None:
+        """Refuse empty text and text over :attr:`max_input_chars` (a :class:`ConfigurationError`).
+
+        Call it first in :meth:`build_request`; :func:`~ttsstream.speak` and
+        :class:`~ttsstream.Speaker` already split long text at sentence boundaries.
+        """
+        if not text.strip():
+            raise ConfigurationError("nothing to say: the text is empty")
+        if len(text) > self.max_input_chars:
+            raise ConfigurationError(
+                f"text of {len(text)} characters is over {self.name}'s limit of "
+                f"{self.max_input_chars}; speak() and Speaker split long text for you"
+            )
 
     async def stream(
         self, text: str, *, stats: StreamStats | None = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -74,6 +75,18 @@ class AudioRequest:
     secrets: tuple[str, ...] = ()
     #: Where the user can set the key, for error messages ("OPENAI_API_KEY").
     key_hint: str = "the API key"
+    #: A body that is not JSON (e.g. SSML), sent instead of ``json``; set its Content-Type in
+    #: ``headers``.
+    content: bytes | None = None
+    #: The request fixes the audio format exactly (headerless samples as ``pcm_format`` and
+    #: ``pcm_encoding`` say), so an ``audio/*`` Content-Type is not consulted: services label
+    #: raw audio loosely (Deepgram calls little-endian samples ``audio/l16``). A WAV header in the
+    #: body is still recognised, and a text or JSON body is still an error.
+    format_known: bool = False
+    #: The service's own message in an error body, for services whose error bodies the generic
+    #: reader does not understand: ``(body, content_type) -> message``, or ``None`` to fall back
+    #: to the generic reader.
+    error_message: Callable[[bytes, str | None], str | None] | None = None
 
     def __repr__(self) -> str:
         headers = {

@@ -288,10 +288,16 @@ async def _send(
     url = httpx.URL(request.url, params=request.params or None)
     headers = dict(request.headers)
     method = "POST"
-    body: dict[str, Any] | None = request.json
+    body: dict[str, Any] | None = request.json if request.content is None else None
+    content = request.content
     for _ in range(_MAX_REDIRECTS + 1):
         req = client.build_request(
-            method, url, headers=headers, json=body, timeout=_httpx_timeout(timeouts)
+            method,
+            url,
+            headers=headers,
+            json=body,
+            content=content,
+            timeout=_httpx_timeout(timeouts),
         )
         logger.debug("%s %s", method, url.copy_with(query=None))
         response = await client.send(req, stream=True, follow_redirects=False)
@@ -302,6 +308,6 @@ async def _send(
         if (target.scheme, target.host, target.port) != (url.scheme, url.host, url.port):
             headers = {k: v for k, v in headers.items() if k.lower() not in request.secret_headers}
         if response.status_code == 303:
-            method, body = "GET", None
+            method, body, content = "GET", None, None
         url = target
     raise APIConnectionError(f"{request.provider}: more than {_MAX_REDIRECTS} redirects")
