@@ -36,7 +36,7 @@ from ._play.device import DeviceInfo, DeviceSink, list_devices
 from ._play.sink import MemorySink, Sink
 from ._play.tee import TeeSink
 from ._play.wavfile import WavFileSink
-from ._providers.base import Provider, StreamStats
+from ._providers.base import Provider, RequestTiming, StreamStats
 from ._providers.elevenlabs import ElevenLabs
 from ._providers.http import HttpProvider, Retries, Timeouts
 from ._providers.openai import AzureOpenAI, OpenAI
@@ -84,6 +84,7 @@ __all__ = [
     "Provider",
     "ProviderNotAvailableError",
     "RateLimitError",
+    "RequestTiming",
     "ResamplerMissingError",
     "Retries",
     "SampleDType",
