@@ -142,7 +142,7 @@ def test_empty_stdin_is_a_usage_error(tmp_path: Path) -> None:
     with speech_server() as server:
         done = run(*say(server, "--out", str(tmp_path / "x.wav"), "-"), input="  \n")
     assert done.returncode == 2, done.stderr
-    assert "nothing to say" in done.stderr
+    assert "nothing to say: standard input was empty" in done.stderr
     assert server.requests == []
 
 
@@ -217,6 +217,48 @@ def test_stdin_is_spoken_sentence_by_sentence_while_it_is_read(tmp_path: Path) -
     assert inputs(server) == lines
     _rate, samples = read_wav(out)
     np.testing.assert_array_equal(samples, np.concatenate([source] * 3))
+
+
+MARKDOWN = "**Bold** claim. Read [the docs](https://example.com/docs) and `run` it."
+#: What is spoken of MARKDOWN: no asterisks, no URL, no backticks.
+SPOKEN = "Bold claim. Read the docs and run it."
+
+
+def test_markdown_is_cleaned_from_text_arguments_as_from_stdin(tmp_path: Path) -> None:
+    with speech_server() as server:
+        argument = run(*say(server, "--out", str(tmp_path / "a.wav"), MARKDOWN))
+        piped = run(*say(server, "--out", str(tmp_path / "b.wav"), "-"), input=MARKDOWN)
+    assert argument.returncode == 0, argument.stderr
+    assert piped.returncode == 0, piped.stderr
+    first, *rest = inputs(server)
+    assert first == SPOKEN
+    # Standard input goes sentence by sentence: the same words, cut into sentences.
+    assert " ".join(str(r) for r in rest) == SPOKEN
+    assert len(rest) == 2
+    assert read_wav(tmp_path / "a.wav")[1].shape == (12000, 1)
+
+
+def test_raw_speaks_the_markdown_as_it_is(tmp_path: Path) -> None:
+    with speech_server() as server:
+        argument = run(*say(server, "--raw", "--out", str(tmp_path / "a.wav"), MARKDOWN))
+        piped = run(*say(server, "--raw", "--out", str(tmp_path / "b.wav"), "-"), input=MARKDOWN)
+    assert argument.returncode == 0, argument.stderr
+    assert piped.returncode == 0, piped.stderr
+    first, *rest = inputs(server)
+    assert first == MARKDOWN
+    assert " ".join(str(r) for r in rest) == MARKDOWN
+
+
+@pytest.mark.parametrize("from_stdin", [False, True], ids=["text", "stdin"])
+def test_markdown_only_says_nothing_is_left_to_speak(tmp_path: Path, from_stdin: bool) -> None:
+    only_markup = "```\nprint(1)\n```\n"
+    with speech_server() as server:
+        args = say(server, "--out", str(tmp_path / "x.wav"))
+        done = run(*args, "-", input=only_markup) if from_stdin else run(*args, only_markup)
+    assert done.returncode == 2, done.stderr
+    assert "after removing Markdown" in done.stderr
+    assert "--raw" in done.stderr
+    assert server.requests == []
 
 
 def test_api_error_is_one_line_without_traceback_or_key(tmp_path: Path) -> None:

@@ -169,6 +169,11 @@ def _add_say(commands: Any, common: argparse.ArgumentParser) -> None:
     output.add_argument("--out", "-o", metavar="FILE.wav", help="write a WAV file, do not play")
     output.add_argument("--play", action="store_true", help="with --out: play it as well")
     say.add_argument(
+        "--raw",
+        action="store_true",
+        help="speak the text as it is: do not remove Markdown (asterisks, links, code)",
+    )
+    say.add_argument(
         "--metrics",
         action="store_true",
         help="print ttfb, ttfa, duration, underruns and bytes to stderr afterwards",
@@ -253,9 +258,15 @@ def _run_devices(args: argparse.Namespace) -> int:
 
 def _run_say(args: argparse.Namespace) -> int:
     from_stdin = args.text == ["-"]
-    text = "" if from_stdin else " ".join(args.text).strip()
-    if not from_stdin and not text:
+    given = "" if from_stdin else " ".join(args.text).strip()
+    if not from_stdin and not given:
         raise _UsageError("nothing to say: give TEXT, or - to read standard input")
+    text = given if args.raw else _clean(given)
+    if not from_stdin and not text.strip():
+        raise _UsageError(
+            "nothing to say: nothing speakable is left after removing Markdown "
+            "(use --raw to speak the text as it is)"
+        )
     if args.device is not None and args.out is not None and not args.play:
         raise _UsageError("--device plays the audio: add --play to play and write --out")
     provider = _Counting(_make_provider(args))
@@ -263,9 +274,10 @@ def _run_say(args: argparse.Namespace) -> int:
     _say_line(args, f"using {_describe(provider.inner)}")
     status = not args.quiet and sys.stderr.isatty()
     if from_stdin:
-        metrics = anyio.run(_say_stdin, provider, sink, status)
+        read = _Read()
+        metrics = anyio.run(_say_stdin, provider, sink, status, not args.raw, read)
         if metrics.requests == 0:
-            raise _UsageError("nothing to say: standard input was empty")
+            raise _UsageError(read.nothing_said())
     else:
         metrics = anyio.run(_say_text, text, provider, sink, status)
     if args.out is not None:
@@ -274,6 +286,31 @@ def _run_say(args: argparse.Namespace) -> int:
         for line in metrics.lines():
             print(line, file=sys.stderr)
     return 0
+
+
+def _clean(text: str) -> str:
+    """The one cleaning rule of ``say``, for TEXT and standard input alike (``--raw``: none)."""
+    from ._text.speakable import speakable
+
+    return speakable(text)
+
+
+class _Read:
+    """What standard input held, to say why nothing was spoken."""
+
+    def __init__(self) -> None:
+        self.visible = False
+
+    def see(self, text: str) -> None:
+        self.visible = self.visible or bool(text.strip())
+
+    def nothing_said(self) -> str:
+        if self.visible:
+            return (
+                "nothing to say: standard input had no speakable text after removing Markdown "
+                "(use --raw to speak it as it is)"
+            )
+        return "nothing to say: standard input was empty (or only blank lines)"
 
 
 def _say_line(args: argparse.Namespace, message: str) -> None:
@@ -429,7 +466,9 @@ async def _say_text(text: str, provider: _Counting, sink: Sink, status: bool) ->
     )
 
 
-async def _say_stdin(provider: _Counting, sink: Sink, status: bool) -> _Metrics:
+async def _say_stdin(
+    provider: _Counting, sink: Sink, status: bool, clean: bool, read: _Read
+) -> _Metrics:
     from ._speaker import Speaker
 
     started = time.monotonic()
@@ -443,9 +482,11 @@ async def _say_stdin(provider: _Counting, sink: Sink, status: bool) -> _Metrics:
                     failed.append(event.utterance.error)
                     scope.cancel()
 
-            async with Speaker(provider=provider, sink=sink, on_event=on_event) as speaker:
+            async with Speaker(
+                provider=provider, sink=sink, on_event=on_event, clean_text=clean
+            ) as speaker:
                 await _alongside(
-                    lambda: speaker.say_stream(deltas),
+                    lambda: speaker.say_stream(_seen(deltas, read)),
                     _status_line(lambda: _received_by(speaker)) if status else None,
                 )
     if failed:
@@ -460,6 +501,12 @@ async def _say_stdin(provider: _Counting, sink: Sink, status: bool) -> _Metrics:
         bytes_received=provider.bytes_received,
         requests=provider.requests,
     )
+
+
+async def _seen(deltas: AsyncIterator[str], read: _Read) -> AsyncIterator[str]:
+    async for delta in deltas:
+        read.see(delta)
+        yield delta
 
 
 def _received_by(speaker: Speaker) -> float:
