@@ -474,6 +474,18 @@ def test_play_and_out_together_are_bit_exact(pulse: PulseServer, tmp_path: Path)
     np.testing.assert_array_equal(rec.samples[first:end], source[:, 0])
 
 
+@pytest.mark.audio
+def test_playing_keeps_alsa_off_the_terminal_and_counts_its_underruns(
+    pulse: PulseServer,
+) -> None:
+    with speech_server() as server:
+        done = run(*say(server, "--device", "pulse", "--metrics", "Hi."))
+    assert done.returncode == 0, done.stderr
+    assert "ALSA lib" not in done.stderr
+    lines = dict(line.split(":", 1) for line in done.stderr.splitlines() if ":" in line)
+    assert lines["alsa underruns"].strip().isdigit(), done.stderr
+
+
 # -- Ctrl-C ---------------------------------------------------------------------------------
 
 

@@ -293,6 +293,9 @@ def _run_say(args: argparse.Namespace) -> int:
     sink = _make_sink(args)
     _say_line(args, f"using {_describe(provider.inner)}")
     status = not args.quiet and sys.stderr.isatty()
+    from ._play.alsa import alsa_routed, alsa_underruns
+
+    alsa_before = alsa_underruns()
     if from_stdin:
         read = _Read()
         metrics = anyio.run(_say_stdin, provider, sink, status, not args.raw, read)
@@ -305,6 +308,9 @@ def _run_say(args: argparse.Namespace) -> int:
     if args.metrics:
         for line in metrics.lines():
             print(line, file=sys.stderr)
+        if alsa_routed():
+            # The device's own underruns, as ALSA reported them (they are not on the terminal).
+            print(f"alsa underruns: {alsa_underruns() - alsa_before}", file=sys.stderr)
     return 0
 
 
