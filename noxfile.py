@@ -61,7 +61,7 @@ def docs(session: nox.Session) -> None:
     """The documentation site in site/: redraw its figure, check the examples, build --strict."""
     session.install(
         "-e",
-        ".",
+        EXTRAS,  # the README's examples speak with Piper, and are run
         "mkdocs-material>=9.6",
         "mkdocstrings[python]>=1.0",
         # The oldest versions that build these docs (docs/scripts/griffe_sphinx_markup.py).
