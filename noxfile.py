@@ -58,10 +58,11 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def docs(session: nox.Session) -> None:
-    """The documentation site in site/: redraw its figure, check the examples, build --strict."""
+    """The documentation site in site/: redraw its figure, check the examples, build --strict,
+    and check the pages in a real browser (screenshots in site-screenshots/)."""
     session.install(
         "-e",
-        ".",
+        EXTRAS,  # the README's examples speak with Piper, and are run
         "mkdocs-material>=9.6",
         "mkdocstrings[python]>=1.0",
         # The oldest versions that build these docs (docs/scripts/griffe_sphinx_markup.py).
@@ -78,6 +79,9 @@ def docs(session: nox.Session) -> None:
     session.run("python", "docs/scripts/plot_crackle.py")
     session.run("pytest", "tests/test_docs_examples.py")
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
+    # The built pages in headless Chromium at 1280 px and phone width: screenshots to look at in
+    # site-screenshots/, and a failure when code, a diagram or a table overflows (apt: chromium).
+    session.run("python", "docs/scripts/screenshots.py", "site", "site-screenshots")
 
 
 @nox.session

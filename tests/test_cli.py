@@ -142,7 +142,7 @@ def test_empty_stdin_is_a_usage_error(tmp_path: Path) -> None:
     with speech_server() as server:
         done = run(*say(server, "--out", str(tmp_path / "x.wav"), "-"), input="  \n")
     assert done.returncode == 2, done.stderr
-    assert "nothing to say" in done.stderr
+    assert "nothing to say: standard input was empty" in done.stderr
     assert server.requests == []
 
 
@@ -217,6 +217,133 @@ def test_stdin_is_spoken_sentence_by_sentence_while_it_is_read(tmp_path: Path) -
     assert inputs(server) == lines
     _rate, samples = read_wav(out)
     np.testing.assert_array_equal(samples, np.concatenate([source] * 3))
+
+
+MARKDOWN = "**Bold** claim. Read [the docs](https://example.com/docs) and `run` it."
+#: What is spoken of MARKDOWN: no asterisks, no URL, no backticks.
+SPOKEN = "Bold claim. Read the docs and run it."
+
+
+def test_markdown_is_cleaned_from_text_arguments_as_from_stdin(tmp_path: Path) -> None:
+    with speech_server() as server:
+        argument = run(*say(server, "--out", str(tmp_path / "a.wav"), MARKDOWN))
+        piped = run(*say(server, "--out", str(tmp_path / "b.wav"), "-"), input=MARKDOWN)
+    assert argument.returncode == 0, argument.stderr
+    assert piped.returncode == 0, piped.stderr
+    first, *rest = inputs(server)
+    assert first == SPOKEN
+    # Standard input goes sentence by sentence: the same words, cut into sentences.
+    assert " ".join(str(r) for r in rest) == SPOKEN
+    assert len(rest) == 2
+    assert read_wav(tmp_path / "a.wav")[1].shape == (12000, 1)
+
+
+def test_raw_speaks_the_markdown_as_it_is(tmp_path: Path) -> None:
+    with speech_server() as server:
+        argument = run(*say(server, "--raw", "--out", str(tmp_path / "a.wav"), MARKDOWN))
+        piped = run(*say(server, "--raw", "--out", str(tmp_path / "b.wav"), "-"), input=MARKDOWN)
+    assert argument.returncode == 0, argument.stderr
+    assert piped.returncode == 0, piped.stderr
+    first, *rest = inputs(server)
+    assert first == MARKDOWN
+    assert " ".join(str(r) for r in rest) == MARKDOWN
+
+
+@pytest.mark.parametrize("from_stdin", [False, True], ids=["text", "stdin"])
+def test_markdown_only_says_nothing_is_left_to_speak(tmp_path: Path, from_stdin: bool) -> None:
+    only_markup = "```\nprint(1)\n```\n"
+    with speech_server() as server:
+        args = say(server, "--out", str(tmp_path / "x.wav"))
+        done = run(*args, "-", input=only_markup) if from_stdin else run(*args, only_markup)
+    assert done.returncode == 2, done.stderr
+    assert "after removing Markdown" in done.stderr
+    assert "--raw" in done.stderr
+    assert server.requests == []
+
+
+def without(*names: str) -> dict[str, str]:
+    """``cli_env()`` without the variables ``names`` (no API key, for instance)."""
+    return {k: v for k, v in cli_env().items() if k not in names}
+
+
+@pytest.mark.parametrize(
+    ("provider", "flag"),
+    [("openai", "OPENAI_API_KEY"), ("elevenlabs", "ELEVENLABS_API_KEY")],
+)
+def test_missing_key_is_worded_for_the_command_line(
+    tmp_path: Path, provider: str, flag: str
+) -> None:
+    done = run(
+        "say",
+        "--provider",
+        provider,
+        "--out",
+        str(tmp_path / "x.wav"),
+        "Hi.",
+        env=without("OPENAI_API_KEY"),
+    )
+    assert done.returncode == 1
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("ttsstream: error: no ")
+    assert f"set {flag} or pass --api-key KEY" in line
+    assert "api_key=" not in line  # Python advice, not for a shell user
+    assert not (tmp_path / "x.wav").exists() or (tmp_path / "x.wav").stat().st_size <= 44
+
+
+def test_no_provider_at_all_names_the_flags(tmp_path: Path) -> None:
+    env = without("OPENAI_API_KEY")
+    # Hide the piper extra: the child imports ttsstream from PYTHONPATH only.
+    blocker = tmp_path / "block"
+    blocker.mkdir()
+    (blocker / "piper.py").write_text("raise ImportError('hidden by the test')\n")
+    (blocker / "sitecustomize.py").write_text(
+        "import importlib.util, sys\n"
+        "_find = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'piper' else _find(name, *a)\n"
+    )
+    env["PYTHONPATH"] = os.pathsep.join([str(blocker), env.get("PYTHONPATH", "")])
+    done = run("say", "--out", str(tmp_path / "x.wav"), "Hi.", env=env)
+    assert done.returncode == 1, done.stderr
+    line = done.stderr.splitlines()[-1]
+    assert "no text-to-speech provider is configured" in line
+    assert "--provider" in line
+    assert "--api-key" in line
+    assert "provider=" not in line
+
+
+def test_api_key_option_reaches_the_server_and_nowhere_else(tmp_path: Path) -> None:
+    key = "sk-from-the-command-line-42"
+    with speech_server() as server:
+        done = run(
+            *say(server, "--api-key", key, "--out", str(tmp_path / "x.wav"), "--metrics", "Hi."),
+            env=without("OPENAI_API_KEY"),
+        )
+    assert done.returncode == 0, done.stderr
+    (request,) = server.requests
+    assert request.headers["authorization"] == f"Bearer {key}"
+    assert key not in done.stderr + done.stdout
+
+
+def test_api_key_cannot_be_used_with_piper(tmp_path: Path) -> None:
+    done = run(
+        "say", "--provider", "piper", "--api-key", "k", "--out", str(tmp_path / "x.wav"), "Hi."
+    )
+    assert done.returncode == 2
+    assert "--api-key cannot be used with piper" in done.stderr
+
+
+@needs_posix
+def test_no_device_message_speaks_to_a_command_line_user() -> None:
+    env = cli_env(PULSE_SERVER="unix:/nonexistent/ttsstream-test-socket")
+    with speech_server() as server:
+        done = run(*say(server, "--quiet", "Hi."), env=env)
+    if done.returncode == 0:
+        pytest.skip("PortAudio finds output devices here anyway")
+    line = done.stderr.splitlines()[-1]
+    assert line.startswith("ttsstream: error: no audio output device found: on Linux")
+    assert "ttsstream devices" in line
+    assert "sounddevice" not in line
+    assert "import" not in line
 
 
 def test_api_error_is_one_line_without_traceback_or_key(tmp_path: Path) -> None:
@@ -345,6 +472,18 @@ def test_play_and_out_together_are_bit_exact(pulse: PulseServer, tmp_path: Path)
     assert rec.samples is not None
     first, end = nonsilent_span(rec.samples)
     np.testing.assert_array_equal(rec.samples[first:end], source[:, 0])
+
+
+@pytest.mark.audio
+def test_playing_keeps_alsa_off_the_terminal_and_counts_its_underruns(
+    pulse: PulseServer,
+) -> None:
+    with speech_server() as server:
+        done = run(*say(server, "--device", "pulse", "--metrics", "Hi."))
+    assert done.returncode == 0, done.stderr
+    assert "ALSA lib" not in done.stderr
+    lines = dict(line.split(":", 1) for line in done.stderr.splitlines() if ":" in line)
+    assert lines["alsa underruns"].strip().isdigit(), done.stderr
 
 
 # -- Ctrl-C ---------------------------------------------------------------------------------

@@ -42,13 +42,13 @@ from ._play.sink import MemorySink, Sink
 from ._play.tee import TeeSink
 from ._play.wavfile import WavFileSink
 from ._providers.azure_speech import AzureSpeech
-from ._providers.base import Provider, StreamStats
+from ._providers.base import Provider, RequestTiming, StreamStats
 from ._providers.cartesia import Cartesia
 from ._providers.deepgram import Deepgram
 from ._providers.elevenlabs import ElevenLabs
 from ._providers.http import AudioRequest, HttpProvider, Retries, Timeouts
 from ._providers.openai import AzureOpenAI, OpenAI
-from ._providers.piper import Piper
+from ._providers.piper import Piper, PiperVoiceInfo, piper_voices, piper_voices_dir
 from ._speak import AudioStream, SpeakReport, default_provider, speak, stream
 from ._speaker import (
     HeardReport,
@@ -97,10 +97,12 @@ __all__ = [
     "OpusDecoder",
     "PcmDecoder",
     "Piper",
+    "PiperVoiceInfo",
     "PortAudioMissingError",
     "Provider",
     "ProviderNotAvailableError",
     "RateLimitError",
+    "RequestTiming",
     "ResamplerMissingError",
     "Retries",
     "SampleDType",
@@ -126,6 +128,8 @@ __all__ = [
     "__version__",
     "default_provider",
     "list_devices",
+    "piper_voices",
+    "piper_voices_dir",
     "speak",
     "speakable",
     "stream",

