@@ -268,20 +268,20 @@ def without(*names: str) -> dict[str, str]:
 
 @pytest.mark.parametrize(
     ("provider", "flag"),
-    [("openai", "OPENAI_API_KEY"), ("elevenlabs", "ELEVENLABS_API_KEY")],
+    [
+        ("openai", "OPENAI_API_KEY"),
+        ("elevenlabs", "ELEVENLABS_API_KEY"),
+        ("deepgram", "DEEPGRAM_API_KEY"),
+        ("cartesia", "CARTESIA_API_KEY"),
+        ("azure-speech", "AZURE_SPEECH_KEY"),
+    ],
 )
 def test_missing_key_is_worded_for_the_command_line(
     tmp_path: Path, provider: str, flag: str
 ) -> None:
-    done = run(
-        "say",
-        "--provider",
-        provider,
-        "--out",
-        str(tmp_path / "x.wav"),
-        "Hi.",
-        env=without("OPENAI_API_KEY"),
-    )
+    env = without("OPENAI_API_KEY", flag)
+    env["AZURE_SPEECH_REGION"] = "westeurope"  # so that the key is what is missing
+    done = run("say", "--provider", provider, "--out", str(tmp_path / "x.wav"), "Hi.", env=env)
     assert done.returncode == 1
     (line,) = done.stderr.splitlines()
     assert line.startswith("ttsstream: error: no ")
@@ -321,6 +321,30 @@ def test_api_key_option_reaches_the_server_and_nowhere_else(tmp_path: Path) -> N
     assert done.returncode == 0, done.stderr
     (request,) = server.requests
     assert request.headers["authorization"] == f"Bearer {key}"
+    assert key not in done.stderr + done.stdout
+
+
+def test_api_key_option_reaches_the_other_services_too(tmp_path: Path) -> None:
+    key = "dg-from-the-command-line-42"
+    with LoopbackServer(
+        lambda r, n: audio_response(bytes(4800), content_type="audio/l16")
+    ) as server:
+        done = run(
+            "say",
+            "--provider",
+            "deepgram",
+            "--base-url",
+            server.url.removesuffix("/v1"),
+            "--api-key",
+            key,
+            "--out",
+            str(tmp_path / "x.wav"),
+            "Hi.",
+            env=without("DEEPGRAM_API_KEY"),
+        )
+    assert done.returncode == 0, done.stderr
+    (request,) = server.requests
+    assert request.headers["authorization"] == f"Token {key}"
     assert key not in done.stderr + done.stdout
 
 

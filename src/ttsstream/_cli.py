@@ -84,6 +84,9 @@ _KEY_HINTS = {
     "--provider piper speaks offline without a key",
     "azure-openai": "no Azure OpenAI API key: set AZURE_OPENAI_API_KEY or pass --api-key KEY",
     "elevenlabs": "no ElevenLabs API key: set ELEVENLABS_API_KEY or pass --api-key KEY",
+    "deepgram": "no Deepgram API key: set DEEPGRAM_API_KEY or pass --api-key KEY",
+    "cartesia": "no Cartesia API key: set CARTESIA_API_KEY or pass --api-key KEY",
+    "azure-speech": "no Azure AI Speech key: set AZURE_SPEECH_KEY or pass --api-key KEY",
 }
 
 
@@ -442,15 +445,21 @@ def _make_provider(args: argparse.Namespace) -> Provider:
 
 def _check_key(provider: Provider) -> None:
     """Fail before speaking when the service needs a key that was not given, in CLI words."""
+    from ._providers.azure_speech import AzureSpeech
+    from ._providers.cartesia import Cartesia
+    from ._providers.deepgram import Deepgram
     from ._providers.elevenlabs import ElevenLabs
     from ._providers.openai import AzureOpenAI, OpenAI
 
+    keyed = {Deepgram: "deepgram", Cartesia: "cartesia", AzureSpeech: "azure-speech"}
     if isinstance(provider, AzureOpenAI):
         missing, name = not provider._api_key, "azure-openai"
     elif isinstance(provider, OpenAI):
         missing, name = provider.is_official and not provider._api_key, "openai"
     elif isinstance(provider, ElevenLabs):
         missing, name = not provider._api_key, "elevenlabs"
+    elif isinstance(provider, (Deepgram, Cartesia, AzureSpeech)):
+        missing, name = not provider._api_key, keyed[type(provider)]
     else:
         return
     if missing:
@@ -494,13 +503,24 @@ def _provider_options(name: str, args: argparse.Namespace, given: set[str]) -> d
             "model": args.voice or args.model,
             "speed": args.speed,
             "base_url": args.base_url,
+            "api_key": args.api_key,
         }
     elif name == "cartesia":
         _refuse(name, given & {"format", "speed"})
-        options = {"voice_id": args.voice, "model_id": args.model, "base_url": args.base_url}
+        options = {
+            "voice_id": args.voice,
+            "model_id": args.model,
+            "base_url": args.base_url,
+            "api_key": args.api_key,
+        }
     elif name == "azure-speech":
         _refuse(name, given & {"format", "model"})
-        options = {"voice": args.voice, "rate": args.speed, "endpoint": args.base_url}
+        options = {
+            "voice": args.voice,
+            "rate": args.speed,
+            "endpoint": args.base_url,
+            "api_key": args.api_key,
+        }
     elif name == "piper":
         _refuse(name, given & {"format", "base_url", "model", "api_key"})
         options = {"voice": args.voice, "speed": args.speed}
