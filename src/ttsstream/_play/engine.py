@@ -291,9 +291,9 @@ class PlaybackEngine:
         if self.paused:
             self._pause_block(out, frames, dac)
             return
-        if self._paused_out:  # resuming: fade back in
+        if self._paused_out:  # resuming: fade back in what the pause faded out
             self._paused_out = False
-            self._fade_in_left = self.fade_frames
+            self._fade_in_left = self.fade_frames if self._playing else 0
         n = 0
         if not self._playing:
             ready = ring.readable
