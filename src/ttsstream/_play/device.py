@@ -273,7 +273,7 @@ class DeviceSink(Sink):
     async def _take_turn(self) -> None:
         """Wait while another task's utterance is open on this sink, then own the next one."""
         me = anyio.get_current_task().id
-        while self._state == "open" and self._owner != me:
+        while self._owner is not None and self._owner != me:
             if self._released is None:
                 self._released = anyio.Event()
             await self._released.wait()
@@ -293,6 +293,13 @@ class DeviceSink(Sink):
         """
         await self.prepare()
         await self._take_turn()
+        try:
+            await self._open_utterance(format)
+        except BaseException:
+            self._release()
+            raise
+
+    async def _open_utterance(self, format: AudioFormat) -> None:
         converter: Converter | None = None
         warm, self._warm_format = self._warm_format, None
         # A stream opened ahead for a format that did not come is reopened for this one.
@@ -300,7 +307,7 @@ class DeviceSink(Sink):
         engine = self._engine
         if reusable and self._usable() and engine is not None and self._stream_format:
             if engine.busy and self._state == "open":
-                await self.drain()  # the previous utterance was neither drained nor aborted
+                await self._finish()  # the previous utterance was neither drained nor aborted
             try:
                 converter = Converter(format, self._stream_format)
             except ResamplerMissingError:
@@ -319,7 +326,6 @@ class DeviceSink(Sink):
         self._utt_frames_in = 0
         self._final_played = 0
         self._state = "open"
-        self._owner = anyio.get_current_task().id
 
     async def write(self, samples: Samples) -> None:
         """Queue ``samples`` for playback; waits while the ring is full.
@@ -357,6 +363,12 @@ class DeviceSink(Sink):
 
     async def drain(self) -> None:
         """Return once the device has played the last sample written (then keep it open)."""
+        try:
+            await self._finish()
+        finally:
+            self._release()
+
+    async def _finish(self) -> None:
         engine = self._engine
         if self._stream is None or engine is None or self._state != "open":
             return
@@ -375,7 +387,6 @@ class DeviceSink(Sink):
         finally:
             if self._state == "open":
                 self._state = "drained"
-            self._release()
 
     async def abort(self) -> None:
         """Fade out within one audio block, drop everything buffered, keep the device open.
