@@ -612,3 +612,157 @@ def test_any_writes_and_block_sizes_play_the_source_exactly(
     out = dev.output()
     assert not (out == GARBAGE).any()
     np.testing.assert_array_equal(out[out.any(axis=1)], source)
+
+
+# -- edges ---------------------------------------------------------------------------------
+
+
+def test_defaults_and_a_fresh_engine_without_begin_utterance() -> None:
+    engine = PlaybackEngine(rate=1, channels=1, dtype="int16", capacity=10)  # rate 1 is valid
+    assert (engine.prebuffer, engine.rebuffer, engine.fade_frames) == (0, 0, 1)
+    assert not engine.ended
+    assert not engine.all_sent
+    assert engine.abort_done
+    assert engine.seconds_without_callback(5.0) == 5.0  # watched from 0 until told otherwise
+    engine.ring.write_some(loud(3))
+    out = np.empty((2, 1), np.int16)
+    engine.fill(out, 1.0, 1.0)
+    assert out.all()
+    assert engine.utterance_sent() == 2
+    assert engine.seconds_without_callback(6.0) == 0.0
+
+
+def test_heard_counts_from_the_utterance_start_even_before_any_block() -> None:
+    engine = make()
+    engine.ring.write_some(loud(5))
+    engine.begin_utterance()  # the 5 frames belong to an earlier utterance
+    assert engine.heard_pos(1.0) == 5
+    assert engine.utterance_heard(1.0) == 0
+
+
+def test_two_aborts_two_generations_and_two_underruns_two_gaps() -> None:
+    engine = make()
+    dev = Device(engine)
+    engine.request_abort()
+    engine.request_abort()
+    assert engine.abort_generation == 2
+    dev.tick()
+    assert engine.abort_done
+    engine.begin_utterance()
+    engine.ring.write_some(loud(5))
+    dev.tick()
+    engine.ring.write_some(loud(5))
+    dev.tick()
+    assert (engine.buffer_underruns, engine.gaps) == (2, 2)
+    assert engine.gap_seconds == pytest.approx(0.01)
+    dev.tick()
+    dev.tick(late=0.01)
+    assert engine.gaps == 2  # silence: a late callback then is no new gap
+    engine.ring.write_some(loud(50))
+    dev.tick()
+    dev.tick(late=0.01)
+    dev.tick(late=0.02)
+    assert engine.late_callbacks == 3
+    assert engine.gaps == 4
+    assert engine.gap_seconds == pytest.approx(0.01 + 0.02 + 0.03)
+
+
+def test_a_new_utterance_after_a_natural_end_plays_and_its_wait_is_no_gap() -> None:
+    engine = make(prebuffer=20, rebuffer=5)
+    dev = Device(engine)
+    engine.ring.write_some(loud(10))
+    dev.tick()  # below the prebuffer, not ended: waits
+    engine.end_utterance()
+    dev.tick()
+    dev.tick()
+    engine.begin_utterance()
+    engine.ring.write_some(loud(15))
+    assert not dev.tick().any()  # 15 < 20: the prebuffer again, not the rebuffer
+    engine.ring.write_some(loud(5))
+    assert dev.tick().all()
+    assert (engine.gaps, engine.gap_seconds) == (0, 0.0)
+
+
+def test_after_a_gap_that_ended_with_the_utterance_the_next_wait_is_no_gap() -> None:
+    engine = make(prebuffer=50, rebuffer=50)
+    dev = Device(engine)
+    engine.ring.write_some(loud(60))
+    dev.tick()
+    for _ in range(5):
+        dev.tick()  # 60 played, then dry: a gap
+    engine.end_utterance()
+    dev.tick()
+    gap = engine.gap_seconds
+    engine.begin_utterance()
+    engine.ring.write_some(loud(10))
+    dev.tick()
+    dev.tick()  # waiting for the prebuffer of the next utterance
+    assert engine.gap_seconds == gap
+
+
+def test_abort_during_a_gap_ends_it() -> None:
+    engine = make(rebuffer=50)
+    dev = Device(engine)
+    engine.ring.write_some(loud(10))
+    dev.tick()
+    dev.tick()
+    engine.request_abort()
+    dev.tick()
+    dev.tick()
+    assert engine.gap_seconds == pytest.approx(0.01)
+
+
+def test_reset_during_a_gap_ends_it_and_the_prebuffer_applies_again() -> None:
+    engine = make(prebuffer=10, rebuffer=50)
+    dev = Device(engine)
+    engine.ring.write_some(loud(10))
+    dev.tick()
+    dev.tick()
+    engine.reset()
+    dev.tick()
+    assert engine.gap_seconds == pytest.approx(0.01)
+    engine.ring.write_some(loud(10))
+    assert dev.tick().all()  # the prebuffer (10), not the rebuffer (50)
+
+
+def test_a_positive_dac_time_below_one_second_is_used_as_given() -> None:
+    engine = make(latency=0.3)
+    engine.ring.write_some(loud(10))
+    engine.fill(np.empty((10, 1), np.int16), 0.5, 0.0)
+    assert engine.last_real_dac == pytest.approx(0.51)
+
+
+def test_the_start_up_burst_counts_only_with_a_known_callback_time() -> None:
+    engine = make(prebuffer=10, latency=0.1)
+    engine.ring.write_some(loud(10))
+    out = np.empty((5, 1), np.int16)
+    engine.fill(out, 5.0, 0.0)  # currentTime unset (0): no burst estimate, the prebuffer only
+    assert out.all()
+    engine = make(prebuffer=10, latency=0.1)
+    engine.ring.write_some(loud(10))
+    engine.fill(out, 0.5, 0.5)  # at 0.5 s, nothing buffered yet: 100 frames more are needed
+    assert not out.any()
+
+
+def test_the_threshold_is_capped_at_one_frame_below_capacity() -> None:
+    engine = make(capacity=50, prebuffer=500)
+    dev = Device(engine)
+    engine.ring.write_some(loud(48))
+    assert not dev.tick(10, lead=0.0).any()
+    engine.ring.write_some(loud(1))
+    assert dev.tick(10, lead=0.0).all()
+
+
+def test_heard_searches_every_kept_block_but_the_one_being_overwritten() -> None:
+    engine = make(capacity=5000)
+    dev = Device(engine, latency=0.0)
+    engine.ring.write_some(noise(3000, seed=12))
+    starts = []
+    for _ in range(HISTORY + 10):
+        starts.append(dev.now)
+        dev.tick()
+    # Block 10's slot is the next to be overwritten: a time inside it reads as the oldest
+    # position searched (block 11's start); block 11 itself is searched.
+    assert engine.heard_pos(starts[10] + 0.0035) == 110
+    assert engine.heard_pos(starts[11] + 0.0055) == 115
+    assert engine.heard_pos(starts[-1] + 0.0025) == (HISTORY + 9) * 10 + 2

@@ -55,7 +55,7 @@ JUMP_TOLERANCE = 0.002
 
 def ramp_down(frames: int) -> Floats:
     """A raised-cosine fade of ``frames`` gains, reaching exactly 0 at its last frame."""
-    k = np.arange(1, frames + 1, dtype=np.float64)
+    k = np.arange(1.0, frames + 1.0)
     ramp: Floats = 0.5 + 0.5 * np.cos(np.pi * k / frames)
     return ramp
 
@@ -99,7 +99,7 @@ class PlaybackEngine:
         self.paused = False
         """Pause request: the callback fades out within one block, then plays silence."""
         self._abort_req = 0
-        self._end_pos = -1  # ring position of the end of the utterance, once it is complete
+        self._end_pos: int | None = None  # ring position of the utterance's end, once known
         self._utt_start = 0
         self._utt_generation = 0
         self._seen_callbacks = 0
@@ -114,7 +114,7 @@ class PlaybackEngine:
         # (abort generation, ring position where the fade-out ended): what an abort let through
         self._cut = (0, 0)
         self._in_gap = False  # the ring ran dry mid-utterance and has not refilled yet
-        self._next_dac = -1.0  # DAC time where the previous block ended
+        self._next_dac: float | None = None  # DAC time where the previous block ended
         #: DAC time (stream clock) just after the last real frame handed to the device.
         self.last_real_dac = 0.0
         #: Callbacks so far.
@@ -137,9 +137,9 @@ class PlaybackEngine:
         self.callback_errors = 0
         #: The first of them: the owner raises it on the event loop side.
         self.error: BaseException | None = None
-        self._h_dac = np.zeros(HISTORY, np.float64)
-        self._h_pos = np.zeros(HISTORY, np.int64)
-        self._h_real = np.zeros(HISTORY, np.int64)
+        # Timing history, one column per block: DAC time, ring position, real frames (all exact
+        # as float64: positions stay far below 2**53).
+        self._history: Floats = np.zeros((3, HISTORY))
         self._h_count = 0
 
     # -- what a listener hears -------------------------------------------------------------
@@ -162,14 +162,16 @@ class PlaybackEngine:
     def heard_pos(self, now: float) -> int:
         """Ring position of the frame the device plays at stream time ``now``."""
         count = self._h_count
+        # The oldest slot is left out: the callback may be overwriting it right now.
+        dacs, positions, reals = self._history
         for k in range(count - 1, max(count - HISTORY + 1, 0) - 1, -1):
             i = k % HISTORY
-            start = float(self._h_dac[i])
+            start = float(dacs[i])
             if start <= now:
                 into = math.floor((now - start) * self.rate)
-                return int(self._h_pos[i]) + min(int(self._h_real[i]), into)
+                return int(positions[i]) + min(int(reals[i]), into)
         if count:
-            return int(self._h_pos[max(count - HISTORY + 1, 0) % HISTORY])
+            return int(positions[max(count - HISTORY + 1, 0) % HISTORY])
         return self._utt_start
 
     def utterance_heard(self, now: float) -> int:
@@ -192,7 +194,7 @@ class PlaybackEngine:
         """Start counting a new utterance at the current write position."""
         self._utt_start = self.ring.write_pos
         self._utt_generation = self._abort_req
-        self._end_pos = -1
+        self._end_pos = None
 
     def end_utterance(self) -> None:
         """Everything of the utterance is queued: play it out even below the prebuffer."""
@@ -201,12 +203,12 @@ class PlaybackEngine:
     @property
     def ended(self) -> bool:
         """:meth:`end_utterance` was called for the current utterance."""
-        return self._end_pos >= 0
+        return self._end_pos is not None
 
     @property
     def all_sent(self) -> bool:
         """Every frame of the ended utterance has been handed to the device."""
-        return self._end_pos >= 0 and self.ring.read_pos >= self._end_pos
+        return self._end_pos is not None and self.ring.read_pos >= self._end_pos
 
     def drained(self, now: float) -> bool:
         """Whether the ended utterance has been played in full by stream time ``now``.
@@ -243,7 +245,7 @@ class PlaybackEngine:
         self._need = self.prebuffer
         self._abort_ack = self._abort_req
         self.last_real_dac = 0.0
-        self._next_dac = -1.0
+        self._next_dac = None
 
     def watch(self, clock: float) -> None:
         """Start the watchdog of :meth:`seconds_without_callback` at ``clock`` (any clock)."""
@@ -297,9 +299,8 @@ class PlaybackEngine:
         n = 0
         if not self._playing:
             ready = ring.readable
-            if ready and (self._end_pos >= 0 or ready >= self._start_threshold(now, dac)):
+            if ready and (self._end_pos is not None or ready >= self._start_threshold(now, dac)):
                 self._playing = True
-                self._in_gap = False
         if self._playing:
             n = ring.peek_into(out)
             if n < frames:
@@ -315,15 +316,14 @@ class PlaybackEngine:
         else:
             out.fill(0)
         if self._in_gap:
-            if self._end_pos >= 0 and ring.read_pos + n >= self._end_pos:
+            if self._end_pos is not None and ring.read_pos + n >= self._end_pos:
                 self._in_gap = False  # nothing more is coming: the silence is the end
             else:
                 self.gap_seconds += (frames - n) / self.rate
-        if self._fade_in_left and n:
+        if self._fade_in_left:
             done = self.fade_frames - self._fade_in_left
             k = min(n, self._fade_in_left)
-            ramp = self._ramp_up[done : done + k]
-            out[:k] = (out[:k].astype(np.float64) * ramp[:, None]).astype(out.dtype)
+            out[:k] = out[:k] * self._ramp_up[done : done + k, None]
             self._fade_in_left -= k
         self._record(dac, ring.read_pos, n)
         ring.consume(n)  # publish last: drain() reads last_real_dac once read_pos moves
@@ -331,7 +331,7 @@ class PlaybackEngine:
     def _count_late(self, dac: float, frames: int, underflow: bool) -> None:
         """Count a gap when the device skipped ahead while audio was playing."""
         expected, self._next_dac = self._next_dac, dac + frames / self.rate
-        late = dac - expected if expected >= 0 else 0.0
+        late = 0.0 if expected is None else dac - expected
         late = late if late > JUMP_TOLERANCE else 0.0
         if underflow:
             self.device_underflows += 1
@@ -360,8 +360,7 @@ class PlaybackEngine:
             self._paused_out = True
             if self._playing:
                 n = ring.peek_into(out[: min(self.fade_frames, frames)])
-                ramp = self._ramp_down[:n]
-                out[:n] = (out[:n].astype(np.float64) * ramp[:, None]).astype(out.dtype)
+                out[:n] = out[:n] * self._ramp_down[:n, None]
         out[n:] = 0
         self._record(dac, ring.read_pos, n)
         ring.consume(n)
@@ -370,9 +369,8 @@ class PlaybackEngine:
         ring = self.ring
         fade = min(self.fade_frames, frames)
         n = ring.peek_into(out[:fade]) if self._playing else 0
-        if n:
-            ramp = self._ramp_down if fade == self.fade_frames else ramp_down(fade)
-            out[:n] = out[:n].astype(np.float64) * ramp[:n, None]
+        if n:  # (a block shorter than the fade: the fade is squeezed into it)
+            out[:n] = out[:n] * ramp_down(fade)[:n, None]
         out[n:] = 0
         request = self._abort_req
         self._record(dac, ring.read_pos, n)
@@ -384,10 +382,7 @@ class PlaybackEngine:
         self._abort_ack = request
 
     def _record(self, dac: float, pos: int, real: int) -> None:
-        i = self._h_count % HISTORY
-        self._h_dac[i] = dac
-        self._h_pos[i] = pos
-        self._h_real[i] = real
+        self._history[:, self._h_count % HISTORY] = (dac, pos, real)
         if real:
             self.last_real_dac = dac + real / self.rate
         self._h_count += 1
