@@ -766,3 +766,21 @@ def test_heard_searches_every_kept_block_but_the_one_being_overwritten() -> None
     assert engine.heard_pos(starts[10] + 0.0035) == 110
     assert engine.heard_pos(starts[11] + 0.0055) == 115
     assert engine.heard_pos(starts[-1] + 0.0025) == (HISTORY + 9) * 10 + 2
+
+
+def test_jumps_within_a_latency_of_a_device_gap_are_the_same_gap() -> None:
+    # After a stall the device's clock settles over a few blocks: one hole in the sound.
+    engine = make(latency=0.05)
+    dev = Device(engine, latency=0.05)
+    engine.ring.write_some(noise(900, seed=13))
+    dev.tick()
+    dev.tick(late=0.245, underflow=True)
+    dev.tick()
+    dev.tick(late=0.004)  # 20 ms later: the same gap, a little longer
+    assert engine.gaps == 1
+    assert engine.gap_seconds == pytest.approx(0.249)
+    for _ in range(6):
+        dev.tick()  # 60 ms on time: past the window
+    dev.tick(late=0.01)
+    assert engine.gaps == 2
+    assert engine.gap_seconds == pytest.approx(0.259)

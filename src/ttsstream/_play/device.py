@@ -55,7 +55,7 @@ _T = TypeVar("_T")
 _STALL_TIMEOUT = 1.5
 _ACK_TIMEOUT = 1.0  # seconds to wait for the callback to act on an abort
 _OPEN_TIMEOUT = 5.0  # seconds a device may take to open and start (slow USB devices, busy hosts)
-_CLOSE_TIMEOUT = 0.5  # seconds a stream may take to stop and close before it is abandoned
+_CLOSE_TIMEOUT = 0.3  # seconds a stream may take to stop and close before it is abandoned
 
 
 class DeviceSink(Sink):
