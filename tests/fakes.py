@@ -90,7 +90,7 @@ class ClockSink(Sink):
         self._draining = False
         self._dry = False  # in a gap: ran dry mid-utterance, nothing played since
         self.underrun_count = 0
-        self.gap_seconds = 0.0
+        self.gap_total = 0.0
 
     def _advance(self) -> None:
         now = time.monotonic()
@@ -110,7 +110,7 @@ class ClockSink(Sink):
                 if not self._dry:
                     self.underrun_count += 1
                     self._dry = True
-                self.gap_seconds += self.format.duration(n - play)
+                self.gap_total += self.format.duration(n - play)
             elif play <= 0:
                 return  # keep the fractional time for the next call
         self._last = now
@@ -162,6 +162,10 @@ class ClockSink(Sink):
     @property
     def underruns(self) -> int:
         return self.underrun_count
+
+    @property
+    def gap_seconds(self) -> float:
+        return self.gap_total
 
     def heard_audio(self) -> np.ndarray:
         return np.concatenate(self.heard) if self.heard else np.empty((0, 1), np.int16)
