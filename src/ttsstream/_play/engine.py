@@ -389,7 +389,10 @@ class PlaybackEngine:
         self._abort_ack = request
 
     def _record(self, dac: float, pos: int, real: int) -> None:
-        self._history[:, self._h_count % HISTORY] = (dac, pos, real)
+        history, i = self._history, self._h_count % HISTORY
+        history[0, i] = dac
+        history[1, i] = pos
+        history[2, i] = real
         if real:
             self.last_real_dac = dac + real / self.rate
         self._h_count += 1
