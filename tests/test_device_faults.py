@@ -98,6 +98,34 @@ async def test_a_second_user_waits_until_the_first_utterance_is_drained() -> Non
                 await second_opened.wait()
 
 
+async def test_an_abort_hands_the_sink_over_only_once_the_sound_stopped() -> None:
+    # The next user's first frames must not be caught by the previous user's fade-out.
+    sd = FakeSoundDevice(auto_tick=False)
+    second_audio = noise(2400, seed=10)
+    async with DeviceSink(backend=sd, prebuffer=0.0) as sink:
+        await sink.open(S16)
+        await sink.write(noise(4800, seed=9))
+        sd.stream.tick(240)
+        done = anyio.Event()
+
+        async def second() -> None:
+            await sink.open(S16)
+            await sink.write(second_audio)
+            await sink.drain()
+            done.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(second)
+            await anyio.wait_all_tasks_blocked()
+            tg.start_soon(sink.abort)
+            with anyio.fail_after(10):
+                while not done.is_set():
+                    await anyio.wait_all_tasks_blocked()
+                    sd.stream.tick(240)
+    *_, last = segments(sd.stream.output())
+    np.testing.assert_array_equal(last, second_audio[:, 0])
+
+
 async def test_the_same_task_may_open_again_without_draining() -> None:
     sd = FakeSoundDevice()
     async with DeviceSink(backend=sd) as sink:

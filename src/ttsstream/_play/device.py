@@ -396,8 +396,13 @@ class DeviceSink(Sink):
         """
         if self._state == "open":
             self._state = "aborted"
-        self._release()
         self._converter = None
+        try:
+            await self._stop_sound()
+        finally:
+            self._release()  # only now: the fade-out would drop the next user's first frames
+
+    async def _stop_sound(self) -> None:
         stream, engine = self._stream, self._engine
         if stream is None or engine is None or not self._usable():
             return
