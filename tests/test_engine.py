@@ -7,7 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ttsstream._play.engine import DRAIN_MARGIN, HISTORY, JUMP_TOLERANCE, PlaybackEngine, ramp_down
+from ttsstream._play.engine import (
+    CLOCK_JITTER,
+    DRAIN_MARGIN,
+    HISTORY,
+    JUMP_TOLERANCE,
+    PlaybackEngine,
+    ramp_down,
+)
 
 from .audio import noise
 
@@ -237,14 +244,21 @@ def test_an_underflow_flag_while_playing_is_a_gap_and_counts_with_a_jump_once() 
     dev = Device(engine)
     dev.tick(underflow=True)  # idle
     assert (engine.device_underflows, engine.gaps) == (1, 0)
-    engine.ring.write_some(noise(100, seed=8))
+    engine.ring.write_some(noise(500, seed=8))
     dev.tick()
     dev.tick(underflow=True)
     assert (engine.device_underflows, engine.gaps) == (2, 1)
     assert engine.gap_seconds == 0.0  # no clock jump: the length is unknown
-    dev.tick(underflow=True, late=0.01)
-    assert (engine.device_underflows, engine.late_callbacks, engine.gaps) == (3, 1, 2)
-    assert engine.gap_seconds == pytest.approx(0.01)
+    for _ in range(6):
+        dev.tick()
+    dev.tick(underflow=True, late=0.005)  # flagged: the small jump is its length
+    assert (engine.device_underflows, engine.late_callbacks, engine.gaps) == (3, 0, 2)
+    assert engine.gap_seconds == pytest.approx(0.005)
+    for _ in range(6):
+        dev.tick()
+    dev.tick(underflow=True, late=CLOCK_JITTER / 2)  # flagged, with a jump within the noise
+    assert engine.gaps == 3
+    assert engine.gap_seconds == pytest.approx(0.005)
 
 
 def test_a_late_callback_while_paused_is_not_a_gap() -> None:
@@ -656,15 +670,17 @@ def test_two_aborts_two_generations_and_two_underruns_two_gaps() -> None:
     assert (engine.buffer_underruns, engine.gaps) == (2, 2)
     assert engine.gap_seconds == pytest.approx(0.01)
     dev.tick()
-    dev.tick(late=0.01)
+    dev.tick(late=0.015)
     assert engine.gaps == 2  # silence: a late callback then is no new gap
-    engine.ring.write_some(loud(50))
+    engine.ring.write_some(loud(100))
     dev.tick()
-    dev.tick(late=0.01)
+    dev.tick(late=0.015)
+    for _ in range(6):
+        dev.tick()
     dev.tick(late=0.02)
     assert engine.late_callbacks == 3
     assert engine.gaps == 4
-    assert engine.gap_seconds == pytest.approx(0.01 + 0.02 + 0.03)
+    assert engine.gap_seconds == pytest.approx(0.03 + 0.015 + 0.02)  # 30 ms dry, 2 jumps
 
 
 def test_a_new_utterance_after_a_natural_end_plays_and_its_wait_is_no_gap() -> None:
@@ -781,6 +797,11 @@ def test_jumps_within_a_latency_of_a_device_gap_are_the_same_gap() -> None:
     assert engine.gap_seconds == pytest.approx(0.249)
     for _ in range(6):
         dev.tick()  # 60 ms on time: past the window
-    dev.tick(late=0.01)
+    dev.tick(late=0.004)
+    assert engine.gaps == 1  # a small jump on its own is the clock's noise
+    assert engine.gap_seconds == pytest.approx(0.249)
+    for _ in range(6):
+        dev.tick()
+    dev.tick(late=0.015)
     assert engine.gaps == 2
-    assert engine.gap_seconds == pytest.approx(0.259)
+    assert engine.gap_seconds == pytest.approx(0.264)

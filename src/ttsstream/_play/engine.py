@@ -49,8 +49,12 @@ HISTORY = 64  # blocks of timing history kept for what was heard (a few seconds)
 #: exact to a few ms on PulseAudio (measured: stopping 5 ms early loses samples), not everywhere.
 DRAIN_MARGIN = 0.02
 #: A block whose DAC time is later than the previous block's end by more than this (seconds)
-#: leaves a hole in the sound: the callback ran late and the device played silence meanwhile.
-JUMP_TOLERANCE = 0.002
+#: left a hole in the sound: the callback ran late and the device played silence meanwhile.
+JUMP_TOLERANCE = 0.01
+#: Smaller jumps are within the noise of the device's clock estimate (measured on PulseAudio
+#: under load: a few ms either way with the recording bit-exact); above this they add to the
+#: length of a gap the device flagged as an underflow, or of one that is still settling.
+CLOCK_JITTER = 0.002
 
 
 def ramp_down(frames: int) -> Floats:
@@ -334,18 +338,21 @@ class PlaybackEngine:
         """Count a gap when the device skipped ahead while audio was playing."""
         expected, self._next_dac = self._next_dac, dac + frames / self.rate
         late = 0.0 if expected is None else dac - expected
-        late = late if late > JUMP_TOLERANCE else 0.0
         if underflow:
             self.device_underflows += 1
-        if late:
+        if late > JUMP_TOLERANCE:
             self.late_callbacks += 1
-        if self._playing and not (self.paused or self._paused_out) and (late or underflow):
+        if not self._playing or self.paused or self._paused_out:
+            return
+        settling = dac <= self._gap_until
+        if underflow or late > JUMP_TOLERANCE or (settling and late > CLOCK_JITTER):
             # After a stall, the device's own clock settles over the next blocks (measured on
             # PulseAudio: a 245 ms jump, then 4 ms more two blocks later, one hole in the sound):
             # jumps within a latency of the last one are the same gap.
-            if dac > self._gap_until:
+            if not settling:
                 self.gaps += 1
-            self.gap_seconds += late
+            if late > CLOCK_JITTER:
+                self.gap_seconds += late
             self._gap_until = dac + frames / self.rate + self.latency
 
     def _start_threshold(self, now: float, dac: float) -> int:
