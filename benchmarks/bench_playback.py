@@ -116,7 +116,7 @@ def pcm_stream(seconds: float) -> Iterator[bytes]:
 async def play_synthetic(seconds: float, block: int) -> dict[str, float]:
     """Stream ``seconds`` of audio through a DeviceSink on the manual stream."""
     backend = _Backend()
-    sink = DeviceSink(_backend=backend, buffer=0.5, prebuffer=0.0)
+    sink = DeviceSink(backend=backend, buffer=0.5, prebuffer=0.0)
     decoder = PcmDecoder(FORMAT)
     wall = time.perf_counter()
     async with sink:
@@ -125,10 +125,10 @@ async def play_synthetic(seconds: float, block: int) -> dict[str, float]:
         assert stream is not None
         for data in pcm_stream(seconds):
             frames = decoder.feed(data)
-            while sink._ring.writable < len(frames):
+            while sink._engine.ring.writable < len(frames):
                 stream.tick(block)
             await sink.write(frames)
-        while sink._ring.readable:
+        while sink._engine.ring.readable:
             stream.tick(block)
         for _ in range(int(0.2 * FORMAT.sample_rate / block)):  # the DAC catches up
             stream.tick(block)

@@ -69,7 +69,11 @@ class FakeProvider(Provider):
 
 
 class ClockSink(Sink):
-    """Plays at ``speed`` times real time on a simulated clock; records what was 'heard'."""
+    """Plays at ``speed`` times real time on a simulated clock; records what was 'heard'.
+
+    Like a device, it counts an underrun (a gap) each time an utterance that has started
+    playing runs dry before ``drain()``, and the seconds of audio time the gaps last.
+    """
 
     realtime = True
 
@@ -83,7 +87,10 @@ class ClockSink(Sink):
         self._played = 0
         self._last: float | None = None
         self._paused = False
+        self._draining = False
+        self._dry = False  # in a gap: ran dry mid-utterance, nothing played since
         self.underrun_count = 0
+        self.gap_total = 0.0
 
     def _advance(self) -> None:
         now = time.monotonic()
@@ -92,13 +99,19 @@ class ClockSink(Sink):
             return
         if not self._paused:
             n = int((now - self._last) * self.format.sample_rate * self.speed)
-            avail = self.buffer.shape[0] - self._played
-            if n > avail and avail >= 0:
-                n = avail
-            if n > 0:
-                self.heard.append(self.buffer[self._played : self._played + n].copy())
-                self._played += n
-            else:
+            play = min(n, max(0, self.buffer.shape[0] - self._played))
+            if play > 0:
+                self._dry = False
+                self.heard.append(self.buffer[self._played : self._played + play].copy())
+                self._played += play
+            if n > play and self._played and not self._draining:
+                # Started and not finished, and nothing to play: the listener hears a gap,
+                # and the time is lost to silence (a device does not catch up afterwards).
+                if not self._dry:
+                    self.underrun_count += 1
+                    self._dry = True
+                self.gap_total += self.format.duration(n - play)
+            elif play <= 0:
                 return  # keep the fractional time for the next call
         self._last = now
 
@@ -107,6 +120,7 @@ class ClockSink(Sink):
         self.format = format
         self.buffer = np.empty((0, format.channels), np.int16)
         self._played = 0
+        self._draining = self._dry = False
         self._last = time.monotonic()
 
     async def write(self, samples: Samples) -> None:
@@ -118,6 +132,8 @@ class ClockSink(Sink):
 
     async def drain(self) -> None:
         self.calls.append("drain")
+        self._advance()
+        self._draining = True
         while True:
             self._advance()
             if self._played >= self.buffer.shape[0]:
@@ -127,6 +143,7 @@ class ClockSink(Sink):
     async def abort(self) -> None:
         self.calls.append("abort")
         self._advance()
+        self._draining = True
         self.buffer = self.buffer[: self._played]
 
     async def aclose(self) -> None:
@@ -145,6 +162,10 @@ class ClockSink(Sink):
     @property
     def underruns(self) -> int:
         return self.underrun_count
+
+    @property
+    def gap_seconds(self) -> float:
+        return self.gap_total
 
     def heard_audio(self) -> np.ndarray:
         return np.concatenate(self.heard) if self.heard else np.empty((0, 1), np.int16)

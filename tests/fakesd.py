@@ -1,16 +1,18 @@
 """A stand-in for the sounddevice module: fake devices and a fake RawOutputStream.
 
-The fake stream calls the sink's callback from a thread (or when a test calls ``tick()``), with
-a fake clock: each block advances the stream time by its duration, and the block's first sample
-reaches the "DAC" ``latency`` seconds after the callback. Output buffers start out as garbage
-(like PortAudio's uninitialised memory), and everything the callback writes is kept.
+The fake stream has no thread: it calls the sink's callback when a test calls ``tick()``, or,
+with ``auto_tick`` (the default), once each time the sink looks at ``stream.active`` (which
+DeviceSink does before each of its waits), so the device keeps pace with the sink's own polling
+whatever the machine's load. The clock is fake: each block advances the stream time by its
+duration, and the block's first sample reaches the "DAC" ``latency`` seconds after the callback.
+Output buffers start out as garbage (like PortAudio's uninitialised memory), and everything the
+callback writes is kept.
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -50,11 +52,10 @@ class FakeStream:
     dtype: str
     latency: float
     callback: Callable[..., None]
-    active: bool = False
+    started: bool = False
     closed: bool = False
     clock: float = 100.0
     blocks: list[Block] = field(default_factory=list)
-    _thread: threading.Thread | None = None
     _sizes: Any = None
 
     def __post_init__(self) -> None:
@@ -67,38 +68,43 @@ class FakeStream:
             raise FakePortAudioError("stream closed")
         return self.clock
 
+    @property
+    def active(self) -> bool:
+        """Started and not stopped; with ``auto_tick``, each look runs one callback first."""
+        backend = self.backend
+        if self.started and backend.auto_tick and not backend.stalled:
+            self.tick()
+        return self.started and not backend.dead
+
+    @active.setter
+    def active(self, value: bool) -> None:
+        self.started = value
+
     def start(self) -> None:
-        self.active = True
-        if self.backend.autorun:
-            self._thread = threading.Thread(target=self._run, daemon=True)
-            self._thread.start()
+        self.backend.calls.append("start")
+        self.backend.block_if_wedged()
+        self.started = True
 
     def abort(self, ignore_errors: bool = True) -> None:
-        self.active = False
-        self._join()
+        self.backend.calls.append("abort")
+        self.backend.block_if_wedged()
+        self.started = False
 
     def close(self, ignore_errors: bool = True) -> None:
-        self.active = False
-        self._join()
+        self.backend.calls.append("close")
+        self.backend.block_if_wedged()
+        self.started = False
         self.closed = True
 
-    def _join(self) -> None:
-        if self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join()
-            self._thread = None
-
-    def _run(self) -> None:
-        while self.active and not self.backend.stalled:
-            self.tick()
-            time.sleep(self.backend.tick_sleep)
-        while self.active and self.backend.stalled:
-            time.sleep(0.001)  # a hung device: active, but no more callbacks
-
-    def tick(self, frames: int | None = None, *, lead: float | None = None) -> Block:
+    def tick(
+        self, frames: int | None = None, *, lead: float | None = None, advance: bool = True
+    ) -> Block:
         """Run one callback of ``frames`` frames (default: the next of ``block_sizes``).
 
         The block reaches the DAC ``lead`` seconds from now (default: the stream latency; less
-        while a real device is filling its buffer just after starting).
+        while a real device is filling its buffer just after starting). The clock then moves on
+        by the block's duration, unless ``advance`` is false (the callbacks of a start-up burst
+        come back to back, with the DAC time growing and the clock standing still).
         """
         n = frames if frames is not None else next(self._sizes)
         size = np.dtype(self.dtype).itemsize * self.channels * n
@@ -113,7 +119,8 @@ class FakeStream:
             np.frombuffer(bytes(buf), self.dtype).reshape(-1, self.channels),
         )
         self.blocks.append(block)
-        self.clock = now + n / self.samplerate
+        if advance:
+            self.clock = now + n / self.samplerate
         return block
 
     def output(self) -> npt.NDArray[np.generic]:
@@ -155,19 +162,37 @@ class FakeSoundDevice:
         default_output: int = 3,
         accept: Callable[[int, int, str, float], bool] | None = None,
         block_sizes: Sequence[int] = (240,),
-        autorun: bool = True,
-        tick_sleep: float = 0.0005,
+        auto_tick: bool = True,
     ) -> None:
         self.devices = list(devices)
         self.default = SimpleNamespace(device=[default_output, default_output])
         self.accept = accept or (lambda dev, ch, dtype, rate: True)
         self.block_sizes = tuple(block_sizes)
-        self.autorun = autorun
-        self.tick_sleep = tick_sleep
+        self.auto_tick = auto_tick
+        #: The device stopped calling back, but still says it is active (a hung server).
         self.stalled = False
+        #: The device is gone: streams report inactive (a killed server, an unplugged headset).
+        self.dead = False
+        #: Stream calls (start, abort, close) block until :meth:`unwedge`, like PortAudio's on a
+        #: hung sound server.
+        self.wedged = False
+        self._unwedged = threading.Event()
+        self.calls: list[str] = []
         self.underflow_flag = False
         self.streams: list[FakeStream] = []
         self.checks: list[tuple[int, int, str, float]] = []
+
+    def wedge(self) -> None:
+        self.wedged = True
+        self._unwedged.clear()
+
+    def unwedge(self) -> None:
+        self.wedged = False
+        self._unwedged.set()
+
+    def block_if_wedged(self) -> None:
+        if self.wedged:
+            self._unwedged.wait(30)
 
     def query_devices(self) -> list[dict[str, Any]]:
         return list(self.devices)

@@ -10,12 +10,16 @@ from collections.abc import AsyncIterator
 import anyio
 import numpy as np
 import pytest
+from anyio import wait_all_tasks_blocked
 
 from ttsstream import AudioDeviceError, AudioFormat, PortAudioMissingError
 from ttsstream._errors import DeviceNotFoundError, ResamplerMissingError
 from ttsstream._play import device as _device
+from ttsstream._play import devices as _devices
 from ttsstream._play.convert import Converter, convert_dtype, mix_channels
-from ttsstream._play.device import DeviceSink, _find_device, _output_devices
+from ttsstream._play.device import DeviceSink
+from ttsstream._play.devices import find_device as _find_device
+from ttsstream._play.devices import output_devices as _output_devices
 
 from .audio import chunked, noise
 from .fakesd import GARBAGE, FakeSoundDevice, FakeStream, device
@@ -40,7 +44,7 @@ async def drain_while_ticking(sink: DeviceSink, stream: FakeStream) -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(drain)
-        await wait_for(lambda: sink._end_pos >= 0)  # drain() has marked the end
+        await wait_for(lambda: sink._engine is not None and sink._engine.ended)  # end marked
         with anyio.fail_after(5):
             while not done.is_set():
                 stream.tick(240)
@@ -59,7 +63,7 @@ def sd() -> FakeSoundDevice:
 
 @pytest.fixture
 async def sink(sd: FakeSoundDevice) -> AsyncIterator[DeviceSink]:
-    async with DeviceSink("pulse", _backend=sd) as s:
+    async with DeviceSink("pulse", backend=sd) as s:
         yield s  # type: ignore[misc]
 
 
@@ -123,24 +127,24 @@ def test_no_default_output_asks_for_a_device(sd: FakeSoundDevice) -> None:
 
 @pytest.mark.anyio
 async def test_prepare_resolves_the_device_before_any_format(sd: FakeSoundDevice) -> None:
-    sink = DeviceSink("puls", _backend=sd)
+    sink = DeviceSink("puls", backend=sd)
     await sink.prepare()
     assert sink.device is not None
     assert sink.device.name == "pulse"
     assert sd.streams == []
     with pytest.raises(DeviceNotFoundError):
-        await DeviceSink("nope", _backend=sd).prepare()
+        await DeviceSink("nope", backend=sd).prepare()
 
 
 @pytest.mark.anyio
 async def test_prepare_with_a_format_opens_the_device_ahead_and_open_reuses_it() -> None:
     sd = FakeSoundDevice()
     source = noise(4800, seed=9)
-    async with DeviceSink("pulse", _backend=sd) as sink:
+    async with DeviceSink("pulse", backend=sd) as sink:
         await sink.prepare(S16)  # while the request is in flight
         assert len(sd.streams) == 1
         assert sd.stream.active  # started, playing silence
-        await wait_for(lambda: sink.block_frames > 0)
+        assert sink.block_frames > 0
         await sink.open(S16)
         assert len(sd.streams) == 1  # the stream opened ahead is used
         for piece in chunked(source):
@@ -156,7 +160,7 @@ async def test_prepare_with_a_format_opens_the_device_ahead_and_open_reuses_it()
 @pytest.mark.anyio
 async def test_a_wrong_guess_at_prepare_reopens_for_the_real_format() -> None:
     sd = FakeSoundDevice()
-    async with DeviceSink("pulse", _backend=sd) as sink:
+    async with DeviceSink("pulse", backend=sd) as sink:
         await sink.prepare(AudioFormat(24000))
         await sink.open(AudioFormat(22050))
         assert len(sd.streams) == 2
@@ -187,7 +191,7 @@ async def test_missing_portaudio_is_a_clear_error(monkeypatch: pytest.MonkeyPatc
         await DeviceSink().prepare()
     assert isinstance(info.value.__cause__, OSError)
     with pytest.raises(PortAudioMissingError):
-        _device.list_devices()
+        _devices.list_devices()
 
 
 def test_import_ttsstream_works_without_portaudio() -> None:
@@ -222,7 +226,7 @@ def test_import_ttsstream_works_without_portaudio() -> None:
 async def test_plays_every_frame_in_order_and_silence_around_it() -> None:
     sd = FakeSoundDevice(block_sizes=(240, 97, 511, 1))
     source = noise(12000, seed=5)
-    async with DeviceSink("pulse", _backend=sd, buffer=0.1) as sink:  # the ring wraps many times
+    async with DeviceSink("pulse", backend=sd, buffer=0.1) as sink:  # the ring wraps many times
         await sink.open(S16)
         for piece in chunked(source):
             await sink.write(piece)
@@ -240,7 +244,7 @@ async def test_plays_every_frame_in_order_and_silence_around_it() -> None:
 
 @pytest.mark.anyio
 async def test_always_passes_channels_and_a_native_dtype(sd: FakeSoundDevice) -> None:
-    async with DeviceSink(_backend=sd) as sink:
+    async with DeviceSink(backend=sd) as sink:
         await sink.open(AudioFormat(22050, 2, "float32"))
         assert sd.stream.channels == 2
         assert sd.stream.dtype == "float32"
@@ -252,9 +256,9 @@ async def test_always_passes_channels_and_a_native_dtype(sd: FakeSoundDevice) ->
 
 @pytest.mark.anyio
 async def test_write_waits_while_the_ring_is_full() -> None:
-    sd = FakeSoundDevice(autorun=False)
+    sd = FakeSoundDevice(auto_tick=False)
     source = noise(6000, seed=6)
-    async with DeviceSink(_backend=sd, buffer=0.1, prebuffer=0.0) as sink:  # 2400 frames
+    async with DeviceSink(backend=sd, buffer=0.1, prebuffer=0.0) as sink:  # 2400 frames
         await sink.open(S16)
         done = anyio.Event()
 
@@ -264,13 +268,13 @@ async def test_write_waits_while_the_ring_is_full() -> None:
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(producer)
-            await anyio.sleep(0.05)
+            await wait_all_tasks_blocked()
             assert not done.is_set()  # blocked: 6000 frames do not fit in 2400
-            assert sink._ring.readable == 2400
+            assert sink._engine.ring.readable == 2400
             while not done.is_set():
                 # tick only when the ring is full again: the producer polls, and ticking into a
                 # half-empty ring would be a (real) underrun, not what this test is about
-                await wait_for(lambda: done.is_set() or sink._ring.writable < 480)
+                await wait_for(lambda: done.is_set() or sink._engine.ring.writable < 480)
                 sd.stream.tick(480)
         for _ in range(20):
             sd.stream.tick(480)
@@ -280,8 +284,8 @@ async def test_write_waits_while_the_ring_is_full() -> None:
 
 @pytest.mark.anyio
 async def test_prebuffers_before_starting() -> None:
-    sd = FakeSoundDevice(autorun=False)
-    async with DeviceSink(_backend=sd, prebuffer=0.05) as sink:  # 1200 frames
+    sd = FakeSoundDevice(auto_tick=False)
+    async with DeviceSink(backend=sd, prebuffer=0.05) as sink:  # 1200 frames
         await sink.open(S16)
         await sink.write(noise(1000, seed=7))
         for _ in range(3):
@@ -296,7 +300,7 @@ async def test_drain_plays_a_short_utterance_without_waiting_for_the_prebuffer(
     sd: FakeSoundDevice,
 ) -> None:
     source = noise(100, seed=9)
-    async with DeviceSink(_backend=sd, prebuffer=0.5) as sink:
+    async with DeviceSink(backend=sd, prebuffer=0.5) as sink:
         await sink.open(S16)
         await sink.write(source)
         await sink.drain()
@@ -307,9 +311,9 @@ async def test_drain_plays_a_short_utterance_without_waiting_for_the_prebuffer(
 
 @pytest.mark.anyio
 async def test_underrun_plays_silence_counts_and_rebuffers() -> None:
-    sd = FakeSoundDevice(autorun=False)
+    sd = FakeSoundDevice(auto_tick=False)
     a, b, c = noise(480, seed=10), noise(300, seed=11), noise(500, seed=12)
-    async with DeviceSink(_backend=sd, prebuffer=0.0, rebuffer=0.03) as sink:  # 720 frames
+    async with DeviceSink(backend=sd, prebuffer=0.0, rebuffer=0.03) as sink:  # 720 frames
         await sink.open(S16)
         await sink.write(a)
         sd.stream.tick(240)
@@ -334,7 +338,7 @@ async def test_underrun_plays_silence_counts_and_rebuffers() -> None:
 @pytest.mark.anyio
 async def test_drain_returns_once_the_dac_has_played_the_last_sample(sd: FakeSoundDevice) -> None:
     source = noise(5000, seed=13)
-    async with DeviceSink(_backend=sd) as sink:
+    async with DeviceSink(backend=sd) as sink:
         await sink.open(S16)
         await sink.write(source)
         await sink.drain()
@@ -351,8 +355,8 @@ async def test_drain_returns_once_the_dac_has_played_the_last_sample(sd: FakeSou
 
 @pytest.mark.anyio
 async def test_frames_played_follows_the_dac_clock() -> None:
-    sd = FakeSoundDevice(autorun=False)
-    async with DeviceSink(_backend=sd, prebuffer=0.0, latency=0.05) as sink:
+    sd = FakeSoundDevice(auto_tick=False)
+    async with DeviceSink(backend=sd, prebuffer=0.0, latency=0.05) as sink:
         await sink.open(S16)
         await sink.write(noise(4800, seed=14))
         for _ in range(4):
@@ -365,16 +369,16 @@ async def test_frames_played_follows_the_dac_clock() -> None:
 
 @pytest.mark.anyio
 async def test_abort_fades_out_within_one_block_and_drops_the_rest() -> None:
-    sd = FakeSoundDevice(autorun=False)
+    sd = FakeSoundDevice(auto_tick=False)
     loud = np.full((24000, 1), 20000, np.int16)
-    async with DeviceSink(_backend=sd, prebuffer=0.0, fade=0.005) as sink:
+    async with DeviceSink(backend=sd, prebuffer=0.0, fade=0.005) as sink:
         await sink.open(S16)
         await sink.write(loud)
         for _ in range(5):
             sd.stream.tick(240)
         async with anyio.create_task_group() as tg:
             tg.start_soon(sink.abort)
-            await anyio.sleep(0.01)
+            await wait_all_tasks_blocked()  # abort() has asked the callback to fade out
             block = sd.stream.tick(240)
             fade = block.data[:, 0].astype(np.int32)
             while sd.stream.clock < block.dac + 0.01:
@@ -387,16 +391,16 @@ async def test_abort_fades_out_within_one_block_and_drops_the_rest() -> None:
         assert fade[119] == 0
         assert not fade[120:].any()
         assert not np.concatenate([b.data for b in sd.stream.blocks[6:]]).any()
-        assert sink._ring.readable == 0
+        assert sink._engine.ring.readable == 0
         assert sink.frames_played == 5 * 240 + 120
         assert sd.stream.active  # still open for the next utterance
         await sink.write(loud[:10])  # dropped: the utterance was aborted
-        assert sink._ring.readable == 0
+        assert sink._engine.ring.readable == 0
 
 
 @pytest.mark.anyio
 async def test_abort_wakes_a_producer_waiting_for_space(sd: FakeSoundDevice) -> None:
-    async with DeviceSink(_backend=sd, buffer=0.1) as sink:
+    async with DeviceSink(backend=sd, buffer=0.1) as sink:
         await sink.open(S16)
         async with anyio.create_task_group() as tg:
             tg.start_soon(sink.write, noise(48000, seed=15))  # 2 s into a 0.1 s ring
@@ -414,7 +418,7 @@ async def test_open_again_with_another_format_converts_into_the_open_stream(
     sd: FakeSoundDevice,
 ) -> None:
     pytest.importorskip("soxr")
-    async with DeviceSink(_backend=sd) as sink:
+    async with DeviceSink(backend=sd) as sink:
         await sink.open(S16)
         await sink.write(noise(2400, seed=17))
         await sink.drain()
@@ -435,7 +439,7 @@ async def test_opens_at_a_rate_the_device_takes_and_resamples(sd: FakeSoundDevic
     soxr = pytest.importorskip("soxr")
     sd.accept = lambda dev, ch, dtype, rate: rate == 48000 and ch == 2
     source = noise(6000, seed=18)
-    async with DeviceSink("alc257", _backend=sd) as sink:
+    async with DeviceSink("alc257", backend=sd) as sink:
         await sink.open(S16)
         assert sink.stream_format == AudioFormat(48000, 2, "int16")
         for piece in chunked(source):
@@ -456,7 +460,7 @@ async def test_refused_rate_without_soxr_is_a_clear_error(
 ) -> None:
     monkeypatch.setitem(sys.modules, "soxr", None)
     sd.accept = lambda dev, ch, dtype, rate: rate == 48000
-    async with DeviceSink(_backend=sd) as sink:
+    async with DeviceSink(backend=sd) as sink:
         with pytest.raises(ResamplerMissingError, match=r"ttsstream\[resample\]"):
             await sink.open(S16)
 
@@ -466,7 +470,7 @@ async def test_without_soxr_a_new_rate_reopens_the_stream(
     sd: FakeSoundDevice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "soxr", None)
-    async with DeviceSink(_backend=sd) as sink:
+    async with DeviceSink(backend=sd) as sink:
         await sink.open(S16)
         await sink.write(noise(240, seed=19))
         await sink.drain()
@@ -478,13 +482,13 @@ async def test_without_soxr_a_new_rate_reopens_the_stream(
 
 @pytest.mark.anyio
 async def test_a_failing_callback_raises_on_the_event_loop(sd: FakeSoundDevice) -> None:
-    async with DeviceSink(_backend=sd) as sink:
+    async with DeviceSink(backend=sd) as sink:
         await sink.open(S16)
 
         def broken(out: np.ndarray) -> int:
             raise ZeroDivisionError("bug in the callback")
 
-        sink._ring.peek_into = broken  # type: ignore[method-assign]
+        sink._engine.ring.peek_into = broken  # type: ignore[method-assign]
         with pytest.raises(AudioDeviceError, match="audio callback failed") as info:
             for _ in range(1000):
                 await sink.write(noise(2400, seed=20))
@@ -499,7 +503,7 @@ async def test_a_failing_callback_raises_on_the_event_loop(sd: FakeSoundDevice) 
 
 @pytest.mark.anyio
 async def test_a_device_that_stops_mid_stream_raises_and_is_released(sd: FakeSoundDevice) -> None:
-    sink = DeviceSink(_backend=sd, buffer=0.1)
+    sink = DeviceSink(backend=sd, buffer=0.1)
     try:
         await sink.open(S16)
         await sink.write(noise(2000, seed=21))
@@ -516,7 +520,7 @@ async def test_a_hung_device_raises_instead_of_blocking_forever(
     sd: FakeSoundDevice, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_device, "_STALL_TIMEOUT", 0.1)
-    async with DeviceSink(_backend=sd, buffer=0.1) as sink:
+    async with DeviceSink(backend=sd, buffer=0.1) as sink:
         await sink.open(S16)
         sd.stalled = True
         with pytest.raises(AudioDeviceError, match="stopped asking for audio"):
@@ -526,13 +530,21 @@ async def test_a_hung_device_raises_instead_of_blocking_forever(
 
 @pytest.mark.anyio
 async def test_cancelled_producer_still_releases_the_device(sd: FakeSoundDevice) -> None:
-    sink = DeviceSink(_backend=sd, buffer=0.1)
-    with anyio.move_on_after(0.05):
-        try:
-            await sink.open(S16)
-            await sink.write(noise(240000, seed=24))  # 10 s: cancelled long before the end
-        finally:
-            await sink.aclose()
+    sink = DeviceSink(backend=sd, buffer=0.1)
+    with anyio.CancelScope() as scope:
+
+        async def cancel_once_playing() -> None:
+            await wait_for(lambda: sink.frames_played > 2400)
+            scope.cancel()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(cancel_once_playing)
+            try:
+                await sink.open(S16)
+                await sink.write(noise(240000, seed=24))  # 10 s: cancelled long before the end
+            finally:
+                await sink.aclose()
+    assert scope.cancelled_caught
     assert sd.stream.closed
     out = sd.stream.output()
     last = int(np.flatnonzero(out[:, 0])[-1])
@@ -540,11 +552,20 @@ async def test_cancelled_producer_still_releases_the_device(sd: FakeSoundDevice)
 
 
 @pytest.mark.anyio
-async def test_counts_device_underflows(sd: FakeSoundDevice) -> None:
-    async with DeviceSink(_backend=sd) as sink:
+async def test_counts_device_underflows_as_gaps_only_while_playing() -> None:
+    sd = FakeSoundDevice(auto_tick=False)
+    async with DeviceSink(backend=sd, prebuffer=0.0) as sink:
         await sink.open(S16)
         sd.underflow_flag = True
-        await wait_for(lambda: sink.device_underflows > 0)
+        sd.stream.tick(240)  # nothing playing: the listener hears no gap
+        assert (sink.device_underflows, sink.gaps) == (1, 0)
+        await sink.write(noise(2400, seed=26))
+        sd.underflow_flag = False
+        sd.stream.tick(240)
+        sd.underflow_flag = True
+        sd.stream.tick(240)  # mid-speech: a gap
+        assert (sink.device_underflows, sink.gaps, sink.underruns) == (2, 1, 1)
+        assert sink.buffer_underruns == 0
 
 
 @pytest.mark.anyio
@@ -608,9 +629,9 @@ def test_chunked_resampling_equals_resampling_the_whole() -> None:
 
 @pytest.mark.anyio
 async def test_pause_fades_out_keeps_everything_and_resume_fades_back_in() -> None:
-    sd = FakeSoundDevice(autorun=False)
+    sd = FakeSoundDevice(auto_tick=False)
     loud = np.full((2400, 1), 20000, np.int16)
-    async with DeviceSink(_backend=sd, prebuffer=0.0, fade=0.005) as sink:  # fade: 120 frames
+    async with DeviceSink(backend=sd, prebuffer=0.0, fade=0.005) as sink:  # fade: 120 frames
         await sink.open(S16)
         await sink.write(loud)
         sd.stream.tick(240)
@@ -641,18 +662,19 @@ async def test_pause_fades_out_keeps_everything_and_resume_fades_back_in() -> No
 async def test_does_not_start_inside_the_start_up_burst_with_too_little_audio() -> None:
     # Just after start, PortAudio calls back in a burst until the device holds `latency` of
     # audio; starting there with only the prebuffer would run dry and put silence mid-speech.
-    sd = FakeSoundDevice(autorun=False)
+    sd = FakeSoundDevice(auto_tick=False)
     source = noise(4800, seed=30)
-    async with DeviceSink(_backend=sd, prebuffer=0.03, latency=0.1) as sink:  # 720 + 2400
+    async with DeviceSink(backend=sd, prebuffer=0.03, latency=0.1) as sink:  # 720 + 2400
         await sink.open(S16)
         await sink.write(source[:1000])
-        assert not sd.stream.tick(240, lead=0.0).data.any()  # 1000 < 720 + 2400: wait
-        assert not sd.stream.tick(240, lead=0.01).data.any()
+        burst = sd.stream.tick  # back to back: the clock stands still, the DAC time grows
+        assert not burst(240, lead=0.0, advance=False).data.any()  # 1000 < 720 + 2400: wait
+        assert not burst(240, lead=0.01, advance=False).data.any()
         await sink.write(source[1000:2500])
-        assert not sd.stream.tick(240, lead=0.02).data.any()  # 2500 < 720 + 1920
+        assert not burst(240, lead=0.02, advance=False).data.any()  # 2500 < 720 + 1920
         await sink.write(source[2500:])
         for k in range(3, 10):  # the burst goes on: 4800 frames now suffice
-            sd.stream.tick(240, lead=0.01 * k)
+            burst(240, lead=0.01 * k, advance=False)
         await drain_while_ticking(sink, sd.stream)
         assert sink.underruns == 0
     out = sd.stream.output()

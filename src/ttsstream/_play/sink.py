@@ -84,8 +84,13 @@ class Sink(abc.ABC):
 
     @property
     def underruns(self) -> int:
-        """Times playback ran dry and silence was played instead. Always 0 off-device."""
+        """Gaps heard: times playback ran dry and silence was played. Always 0 off-device."""
         return 0
+
+    @property
+    def gap_seconds(self) -> float:
+        """Seconds of silence those gaps inserted into the sound. Always 0 off-device."""
+        return 0.0
 
     async def __aenter__(self: _Self) -> _Self:
         return self
