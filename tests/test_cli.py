@@ -587,6 +587,26 @@ async def test_tee_sink_sends_everything_to_every_sink() -> None:
     assert second.closed
 
 
+class _GappySink(MemorySink):
+    def __init__(self, gaps: int, seconds: float) -> None:
+        super().__init__()
+        self._gaps, self._seconds = gaps, seconds
+
+    @property
+    def underruns(self) -> int:
+        return self._gaps
+
+    @property
+    def gap_seconds(self) -> float:
+        return self._seconds
+
+
+def test_tee_sink_adds_up_the_gaps_of_its_sinks() -> None:
+    tee = TeeSink(_GappySink(2, 0.25), MemorySink(), _GappySink(1, 0.5))
+    assert tee.underruns == 3
+    assert tee.gap_seconds == 0.75
+
+
 @pytest.mark.anyio
 async def test_tee_sink_aborts_every_sink_even_when_one_fails() -> None:
     failing, other = _FailingSink(), MemorySink()

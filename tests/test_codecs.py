@@ -287,7 +287,7 @@ async def test_a_44k_mp3_on_a_device_that_only_takes_48k_is_resampled(speech: Pa
         return audio_response(data, (1, 1023, 777), content_type="audio/mpeg")
 
     with LoopbackServer(script) as server, anyio.fail_after(30):
-        async with ttsstream.DeviceSink("pulse", _backend=sd) as sink:
+        async with ttsstream.DeviceSink("pulse", backend=sd) as sink:
             report = await ttsstream.speak("Hi.", provider=provider(server, "mp3"), sink=sink)
             assert sink.stream_format == ttsstream.AudioFormat(48000, 1, "int16")
     assert report.frames == len(decoded)

@@ -263,21 +263,25 @@ class GappySink(MemorySink):
     def __init__(self) -> None:
         super().__init__()
         self.gaps = 0
-        self.gap_seconds = 0.0
+        self.silence = 0.0
 
     async def write(self, samples: np.ndarray) -> None:  # type: ignore[override]
         await super().write(samples)
         self.gaps += 1
-        self.gap_seconds += 0.01
+        self.silence += 0.01
 
     @property
     def underruns(self) -> int:
         return self.gaps
 
+    @property
+    def gap_seconds(self) -> float:
+        return self.silence
+
 
 async def test_the_report_counts_the_gaps_of_this_call_only() -> None:
     sink = GappySink()
-    sink.gaps, sink.gap_seconds = 5, 0.5  # from earlier use of the same sink
+    sink.gaps, sink.silence = 5, 0.5  # from earlier use of the same sink
     source = tone(2400)
     pieces = split(streaming_wav(source), [44 + 1200, 1200, 1200, 1200])  # four chunks of 600
     tts = ttsstream.OpenAI(

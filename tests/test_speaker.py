@@ -440,16 +440,20 @@ async def test_each_utterance_carries_the_gaps_heard_while_it_played() -> None:
         def __init__(self) -> None:
             super().__init__()
             self.gaps = 0
-            self.gap_seconds = 0.0
+            self.silence = 0.0
 
         async def write(self, samples: np.ndarray) -> None:  # type: ignore[override]
             self.gaps += 1
-            self.gap_seconds += 0.005
+            self.silence += 0.005
             await super().write(samples)
 
         @property
         def underruns(self) -> int:
             return self.gaps
+
+        @property
+        def gap_seconds(self) -> float:
+            return self.silence
 
     sink = GappySink()
     provider = FakeProvider(chunk_frames=400)

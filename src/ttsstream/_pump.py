@@ -37,8 +37,8 @@ class Gaps:
 
     @classmethod
     def of(cls, sink: Sink) -> Gaps:
-        """The counters of ``sink`` now (``gap_seconds`` is 0 for sinks that do not keep it)."""
-        return cls(sink.underruns, float(getattr(sink, "gap_seconds", 0.0)))
+        """The counters of ``sink`` now."""
+        return cls(sink.underruns, sink.gap_seconds)
 
     def __sub__(self, earlier: Gaps) -> Gaps:
         return Gaps(self.count - earlier.count, self.seconds - earlier.seconds)

@@ -24,7 +24,7 @@ class TeeSink(Sink):
 
     Samples go to the sinks in the order given, so the slowest one (usually a device, which
     waits for room in its buffer) paces the others. ``frames_played`` is the smallest of the
-    sinks' counts (what has been heard *and* stored); ``underruns`` is the sum. ``abort()`` and
+    sinks' counts (what has been heard *and* stored); ``underruns`` and ``gap_seconds`` are sums. ``abort()`` and
     ``aclose()`` reach every sink even when one of them fails, then raise the first error.
     """
 
@@ -92,6 +92,11 @@ class TeeSink(Sink):
     def underruns(self) -> int:
         """Underruns of all the sinks together."""
         return sum(sink.underruns for sink in self.sinks)
+
+    @property
+    def gap_seconds(self) -> float:
+        """Seconds of silence the sinks' gaps inserted, all together."""
+        return sum(sink.gap_seconds for sink in self.sinks)
 
     def __repr__(self) -> str:
         return f"TeeSink({', '.join(map(repr, self.sinks))})"
