@@ -24,8 +24,9 @@ class TeeSink(Sink):
 
     Samples go to the sinks in the order given, so the slowest one (usually a device, which
     waits for room in its buffer) paces the others. ``frames_played`` is the smallest of the
-    sinks' counts (what has been heard *and* stored); ``underruns`` and ``gap_seconds`` are sums. ``abort()`` and
-    ``aclose()`` reach every sink even when one of them fails, then raise the first error.
+    sinks' counts (what has been heard *and* stored); ``underruns`` and ``gap_seconds`` are
+    sums. ``abort()`` and ``aclose()`` reach every sink even when one of them fails, then raise
+    the first error.
     """
 
     def __init__(self, *sinks: Sink) -> None:
