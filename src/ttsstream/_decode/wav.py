@@ -4,6 +4,12 @@ Parses the RIFF/RF64 header as bytes arrive, skips every chunk that is not audio
 it in memory, then hands the ``data`` chunk to a :class:`PcmDecoder`. Placeholder sizes that
 streaming servers write (0, 0xFFFFFFFF, 0x7FFFFFFF) mean "until the end of the stream"; a real
 data size is honoured so that metadata after the audio is never played.
+
+A stream may hold several WAV files back to back (servers that send one file per sentence):
+after a data chunk of known size, chunks are skipped until the next ``RIFF....WAVE``; inside a
+data chunk of unknown size, a ``RIFF....WAVE`` at a frame boundary starts the next file. The
+78-byte block of patched size fields that some ffmpeg-based writers append after streaming audio
+(Kokoro-FastAPI 0.3.0) is recognised and never played.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ _MAX_FMT_BYTES = 4096
 _MAX_DS64_BYTES = 65536
 _UNBOUNDED = 1 << 64  # bytes left in a data chunk that runs to the end of the stream
 
+_MAGICS = (b"RIFF", b"RF64", b"BW64", b"RIFX")
+_MAX_TRAILER = 4096  # longest header whose size-field trailer is looked for
+
 _PCM, _FLOAT, _ALAW, _MULAW, _EXTENSIBLE = 0x0001, 0x0003, 0x0006, 0x0007, 0xFFFE
 _KSDATAFORMAT_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 
@@ -56,7 +65,6 @@ _MAGIC_HINTS = (
     (b"\xff\xf1", "an AAC (ADTS) stream"),
     (b"OggS", "an Ogg (Opus/Vorbis) stream"),
     (b"fLaC", "a FLAC stream"),
-    (b"RIFX", "a big-endian RIFX file"),
     (b"{", "JSON, probably an error message from the server"),
     (b"<", "HTML or XML, probably an error page"),
     (b"data:", "server-sent events; use stream_format='audio' or the SSE decoder"),
@@ -69,7 +77,8 @@ class _State(enum.Enum):
     BODY = enum.auto()  # buffering a small chunk we parse (fmt, ds64)
     SKIP = enum.auto()  # skipping a chunk we do not need, byte count in _skip
     DATA = enum.auto()  # audio
-    TRAILER = enum.auto()  # after a data chunk of known size: ignore the rest
+    MAGIC = enum.auto()  # after "RIFF" + size between files: waiting for "WAVE"
+    TRAILER = enum.auto()  # junk after the audio: ignore the rest
 
 
 class WavInfo:
@@ -86,7 +95,7 @@ class WavInfo:
         data_offset: int,
         data_size: int | None,
     ) -> None:
-        #: ``"RIFF"``, ``"RF64"`` or ``"BW64"``.
+        #: ``"RIFF"``, ``"RF64"``, ``"BW64"`` or ``"RIFX"`` (big-endian).
         self.container = container
         #: The format tag (the sub-format's tag for ``WAVE_FORMAT_EXTENSIBLE``).
         self.format_tag = format_tag
@@ -135,37 +144,63 @@ class WavDecoder:
         self._skip = 0
         self._body_size = 0
         self._container = ""
+        self._big = False  # RIFX: sizes, fmt fields and samples are big-endian
+        self._file_start = 0  # stream offset of the current file's RIFF header
+        self._file_size = 0  # the RIFF size field of the current file
+        self._fmt_seen = False
+        self._after_data = False  # the current file's audio has ended: only metadata may follow
         self._ds64_data_size: int | None = None
         self._pcm: PcmDecoder | None = None
+        self._next: PcmDecoder | None = None  # a later file's decoder, until its data starts
+        self._switch = False  # _next has another format: frames of the two never share a call
+        self._held = b""  # input not yet decoded because the format changes there
         self._info: WavInfo | None = None
+        self._frames_before = 0  # frames and dropped bytes of the earlier files' decoders
+        self._dropped_before = 0
         # Audio bytes still to come in the data chunk: _UNBOUNDED when it runs to the end of
         # the stream, 0 outside the data chunk and after flush(). feed() hands a piece shorter
-        # than this straight to the PCM decoder, which is nearly every call.
+        # than this straight to _pcm_feed, which is nearly every call.
         self._data_left = 0
         self._pcm_feed: Callable[[_Buffer], _Samples] | None = None
+        # In a data chunk of unknown size: bytes handed to the PCM decoder so far, the bytes
+        # held back at the end of the last piece (they may begin a header or a trailer), and
+        # the length of the current file's header (the size of its possible trailer).
+        self._scan_pos = 0
+        self._tail = b""
+        self._trailer_len = 0
+        self._frame_bytes = 1
+        self._final = False
         self._flushed = False
         #: Bytes after the audio that were ignored (metadata chunks after ``data``).
         self.trailing_bytes = 0
+        #: Complete WAV files that began in the stream so far (servers that send one per
+        #: sentence make several).
+        self.files = 0
 
     @property
     def format(self) -> AudioFormat | None:
-        """The decoded audio's format, or ``None`` until the ``fmt `` chunk has been parsed."""
+        """The format of the frames the last :meth:`feed` returned (once known).
+
+        ``None`` until the ``fmt `` chunk has been parsed. When a later file in the stream
+        has another format, it changes with the first frames of that file: one call never
+        returns frames of two formats.
+        """
         return self._pcm.format if self._pcm is not None else None
 
     @property
     def info(self) -> WavInfo | None:
-        """Header details, available once the ``data`` chunk has started."""
+        """Header details of the current file, available once its ``data`` chunk started."""
         return self._info
 
     @property
     def frames_decoded(self) -> int:
-        """Frames handed out so far."""
-        return self._pcm.frames_decoded if self._pcm is not None else 0
+        """Frames handed out so far (every file of the stream)."""
+        return self._frames_before + (self._pcm.frames_decoded if self._pcm is not None else 0)
 
     @property
     def dropped_bytes(self) -> int:
-        """Bytes of an incomplete last frame dropped at the end of the audio."""
-        return self._pcm.dropped_bytes if self._pcm is not None else 0
+        """Bytes of incomplete last frames dropped at the end of the audio (every file)."""
+        return self._dropped_before + (self._pcm.dropped_bytes if self._pcm is not None else 0)
 
     def _empty(self) -> _Samples:
         return self._pcm.format.empty() if self._pcm is not None else np.empty((0, 1), np.int16)
@@ -181,26 +216,61 @@ class WavDecoder:
             return pcm_feed(data)
         if self._flushed:
             raise RuntimeError("feed() called after flush(); create a new decoder per stream")
+        return self._feed(data)
+
+    def _scan_fast(self, data: _Buffer) -> _Samples:
+        # The fast path inside a data chunk of unknown size: a piece with no "WAVE" in it and
+        # an end that cannot begin a header or a trailer is plain audio.
+        if type(data) is bytes and not self._tail:
+            n = len(data)
+            if (
+                n
+                and data.find(b"WAVE") < 0
+                and data[-1]
+                and data.find(b"R", n - 11) < 0
+                and data.find(b"B", n - 11) < 0
+                and (not self._trailer_len or data.find(_ZERO4, n - self._trailer_len) < 0)
+            ):
+                self._scan_pos += n
+                assert self._pcm is not None
+                return self._pcm.feed(data)
+        return self._feed(data)
+
+    def _feed(self, data: _Buffer) -> _Samples:
         view = memoryview(data).cast("B")
+        if self._held or self._tail:
+            view = memoryview(self._held + self._tail + bytes(view))
+            self._held = self._tail = b""
         out: list[_Samples] = []
         i, n = 0, len(view)
         while i < n:
             state = self._state
+            if self._switch and out and state is not _State.DATA:
+                # The next file has another format: its frames go out on the next call.
+                self._held = bytes(view[i:])
+                break
             if state is _State.DATA:
                 assert self._pcm is not None
-                take = min(n - i, self._data_left)
-                frames = self._pcm.feed(view[i : i + take])
+                if self._data_left >= _UNBOUNDED >> 1:
+                    frames, i = self._scan(view, i)
+                else:
+                    take = min(n - i, self._data_left)
+                    frames = self._pcm.feed(view[i : i + take])
+                    i += take
+                    self._data_left -= take
+                    if self._data_left == 0:
+                        assert self._info is not None and self._info.data_size is not None
+                        self._pos = self._info.data_offset + self._info.data_size
+                        self._end_of_data(bounded=True)
                 if frames.shape[0]:
                     out.append(frames)
-                i += take
-                self._data_left -= take
-                if self._data_left == 0:
-                    self._end_of_data()
             elif state is _State.SKIP:
                 take = min(n - i, self._skip)
                 self._skip -= take
                 i += take
                 self._pos += take
+                if self._after_data:
+                    self.trailing_bytes += take
                 if self._skip == 0:
                     self._expect(_State.CHUNK, 8)
             elif state is _State.TRAILER:
@@ -227,17 +297,33 @@ class WavDecoder:
         """
         if self._flushed:
             return self._empty()
-        self._flushed = True
+        self._final = True
+        out = self._feed(b"") if self._held or self._tail else self._empty()
         self._data_left = 0  # feed() must not take the fast path any more
-        if self._state is _State.DATA or self._state is _State.TRAILER:
+        self._flushed = True
+        if self._held:
+            # A second change of format inside the last piece: one call cannot return frames
+            # of two formats, so the last file is lost; say so.
+            logger.warning(
+                "WAV stream: %d bytes of a further file in another format at the very end "
+                "were not decoded",
+                len(self._held),
+            )
+            self._dropped_before += len(self._held)
+            self._held = b""
+        if self._state is _State.DATA:
             assert self._pcm is not None
-            if self._state is _State.DATA:
-                self._pcm.flush()
-            return self._empty()
+            self._pcm.flush()
+            return out
+        if self._info is not None:  # after some audio: an unfinished chunk or header is junk
+            self.trailing_bytes += len(self._buf)
+            self._buf.clear()
+            return out
         if self._pos == 0:
             raise DecodeError("the audio stream was empty: no WAV header arrived")
         where = {
             _State.RIFF: "inside the 12-byte RIFF header",
+            _State.MAGIC: "inside the 12-byte RIFF header",
             _State.CHUNK: "between chunks, before any data chunk",
             _State.BODY: f"inside the {self._chunk_name()} chunk at byte {self._chunk_start}",
             _State.SKIP: f"inside the {self._chunk_name()} chunk at byte {self._chunk_start}",
@@ -246,6 +332,84 @@ class WavDecoder:
             f"the WAV stream ended after {self._pos} bytes, {where}, before any audio data; "
             "the connection may have been cut or the server sent an empty file"
         )
+
+    # -- audio of unknown length: the next file, trailers ------------------------------------
+
+    def _scan(self, view: memoryview, i: int) -> tuple[_Samples, int]:
+        """Decode ``view[i:]`` inside a data chunk of unknown size; return the frames and
+        where the audio ended (``len(view)``, or the start of the next file's header)."""
+        assert self._pcm is not None
+        buf = bytes(view[i:])
+        h = self._find_header(buf)
+        if h >= 0:
+            audio = buf[:h]
+            if self._is_trailer(audio[len(audio) - self._trailer_len :], len(audio)):
+                audio = audio[: len(audio) - self._trailer_len]
+                self.trailing_bytes += self._trailer_len
+                self._scan_pos += self._trailer_len
+            frames = self._pcm.feed(audio)
+            self._scan_pos += len(audio)
+            assert self._info is not None
+            self._pos = self._info.data_offset + self._scan_pos
+            self._end_of_data(bounded=False)
+            return frames, i + h
+        keep = self._hold_len(buf)
+        if keep:
+            if self._final:
+                if keep == self._trailer_len and self._is_trailer(buf[-keep:], len(buf) - keep):
+                    self.trailing_bytes += keep
+                    buf = buf[:-keep]
+            else:
+                self._tail = buf[-keep:]
+                buf = buf[:-keep]
+        self._scan_pos += len(buf)
+        return self._pcm.feed(buf), len(view)
+
+    def _find_header(self, buf: bytes) -> int:
+        """Offset of the first ``RIFF....WAVE`` at a frame boundary in ``buf``, or -1."""
+        w = buf.find(b"WAVE", 8)
+        while w >= 0:
+            h = w - 8
+            if buf[h : h + 4] in _MAGICS and (self._scan_pos + h) % self._frame_bytes == 0:
+                return h
+            w = buf.find(b"WAVE", w + 1)
+        return -1
+
+    def _hold_len(self, buf: bytes) -> int:
+        """How many bytes at the end of ``buf`` might begin a header or a trailer."""
+        n, fb, tl = len(buf), self._frame_bytes, self._trailer_len
+        zeros = bool(tl) and (buf[-1:] == b"\0" or buf.find(_ZERO4, n - tl) >= 0)
+        lo = max(0, n - (max(tl, 11) if zeros else 11))
+        s = lo + (-(self._scan_pos + lo)) % fb
+        while s < n:
+            first = buf[s]
+            if first in _MAGIC_FIRST and n - s < 12 and _header_prefix(buf[s:]):
+                return n - s
+            if first == 0 and zeros and self._trailer_prefix(buf[s:], s):
+                return n - s
+            s += fb
+        return 0
+
+    def _trailer_prefix(self, t: bytes, at: int) -> bool:
+        """Whether ``t`` (at offset ``at`` of the piece) may begin the size-field trailer."""
+        tl, k = self._trailer_len, len(t)
+        if k > tl or t[:4] != _ZERO4[: min(k, 4)]:
+            return False
+        if k > 8 and t[8 : min(k, tl - 4)].count(0) != min(k, tl - 4) - 8:
+            return False
+        return k < tl or self._is_trailer(t, at)
+
+    def _is_trailer(self, t: bytes, at: int) -> bool:
+        """Whether ``t``, ``at`` bytes into the piece, is the block an ffmpeg-based writer
+        leaves when it patches a finished header into an emptied buffer (Kokoro-FastAPI
+        0.3.0): zeros, except the RIFF size at 4 and the data size at the end, and the data
+        size is exactly the audio before it."""
+        tl = self._trailer_len
+        if not tl or len(t) != tl or t[:4] != _ZERO4 or t[8 : tl - 4].count(0) != tl - 12:
+            return False
+        order = "big" if self._big else "little"
+        riff, data = int.from_bytes(t[4:8], order), int.from_bytes(t[tl - 4 :], order)
+        return data == self._scan_pos + at and riff == data + tl - 8
 
     # -- header parsing ---------------------------------------------------------------------
 
@@ -259,6 +423,12 @@ class WavDecoder:
     def _header_piece(self, piece: bytes) -> None:
         if self._state is _State.RIFF:
             self._riff_header(piece)
+        elif self._state is _State.MAGIC:
+            if piece == b"WAVE":
+                self._new_file(self._chunk_id, self._file_size, self._pos - 12)
+            else:
+                self.trailing_bytes += 12
+                self._expect(_State.TRAILER)
         elif self._state is _State.CHUNK:
             self._chunk_header(piece)
         elif self._chunk_id == b"fmt ":
@@ -267,24 +437,38 @@ class WavDecoder:
             self._ds64_chunk(piece)
 
     def _riff_header(self, head: bytes) -> None:
-        magic, _, wave = struct.unpack("<4sI4s", head)
-        if magic not in (b"RIFF", b"RF64", b"BW64") or wave != b"WAVE":
+        magic, wave = head[:4], head[8:12]
+        if magic not in _MAGICS or wave != b"WAVE":
             hint = next((what for m, what in _MAGIC_HINTS if head.startswith(m)), None)
             found = f"it looks like {hint}" if hint else f"it starts with {head[:12]!r}"
             raise DecodeError(
                 f"not a WAV stream: {found}; ask the server for response_format 'wav' or 'pcm'"
             )
+        size = int.from_bytes(head[4:8], "big" if magic == b"RIFX" else "little")
+        self._new_file(magic, size, self._pos - 12)
+
+    def _new_file(self, magic: bytes, size: int, start: int) -> None:
         self._container = magic.decode()
+        self._big = magic == b"RIFX"
+        self._file_start = start
+        self._file_size = size
+        self._fmt_seen = False
+        self._after_data = False
+        self._ds64_data_size = None
+        self.files += 1
         self._expect(_State.CHUNK, 8)
 
     def _chunk_header(self, head: bytes) -> None:
-        chunk_id, size = struct.unpack("<4sI", head)
+        chunk_id = head[:4]
+        size = int.from_bytes(head[4:], "big" if self._big else "little")
         self._chunk_id = chunk_id
         self._chunk_start = self._pos - 8
-        if chunk_id == b"data":
+        if self._after_data:
+            self._after_data_chunk(chunk_id, size)
+        elif chunk_id == b"data":
             self._start_data(size)
         elif chunk_id == b"fmt ":
-            if self._pcm is not None:
+            if self._fmt_seen:
                 raise DecodeError(f"second fmt chunk at byte {self._chunk_start}")
             if not 16 <= size <= _MAX_FMT_BYTES:
                 raise DecodeError(
@@ -293,13 +477,28 @@ class WavDecoder:
                 )
             self._body_size = size
             self._expect(_State.BODY, size + (size & 1))
-        elif chunk_id == b"ds64" and self._container != "RIFF":
+        elif chunk_id == b"ds64" and self._container in ("RF64", "BW64"):
             if not 24 <= size <= _MAX_DS64_BYTES:
                 raise DecodeError(f"ds64 chunk at byte {self._chunk_start} declares {size} bytes")
             self._expect(_State.BODY, size + (size & 1))
         else:
-            self._skip = size + (size & 1)
-            self._expect(_State.SKIP) if self._skip else self._expect(_State.CHUNK, 8)
+            self._skip_chunk(size)
+
+    def _skip_chunk(self, size: int) -> None:
+        self._skip = size + (size & 1)
+        self._expect(_State.SKIP) if self._skip else self._expect(_State.CHUNK, 8)
+
+    def _after_data_chunk(self, chunk_id: bytes, size: int) -> None:
+        """A chunk header after the audio: metadata to skip, the next file, or junk."""
+        if chunk_id in _MAGICS:
+            self._file_size = size
+            self._expect(_State.MAGIC, 4)
+            return
+        self.trailing_bytes += 8
+        if chunk_id.isalnum() or chunk_id.rstrip(b" ").isalnum():
+            self._skip_chunk(size)
+        else:
+            self._expect(_State.TRAILER)
 
     def _ds64_chunk(self, body: bytes) -> None:
         _riff_size, data_size = struct.unpack_from("<QQ", body)
@@ -308,7 +507,10 @@ class WavDecoder:
 
     def _fmt_chunk(self, body: bytes) -> None:
         base = self._chunk_start + 8
-        tag, channels, rate, _byte_rate, block_align, bits = struct.unpack_from("<HHIIHH", body)
+        order = ">" if self._big else "<"
+        tag, channels, rate, _byte_rate, block_align, bits = struct.unpack_from(
+            order + "HHIIHH", body
+        )
         if tag == _EXTENSIBLE:
             if len(body) < 40:
                 raise DecodeError(
@@ -320,7 +522,7 @@ class WavDecoder:
                 raise DecodeError(
                     f"unsupported WAVE_FORMAT_EXTENSIBLE sub-format {sub.hex()} at byte {base + 24}"
                 )
-            tag = struct.unpack_from("<H", sub)[0]
+            tag = struct.unpack_from(order + "H", sub)[0]
         if channels == 0:
             raise DecodeError(f"fmt chunk declares 0 channels at byte {base + 2}")
         if rate == 0:
@@ -333,19 +535,37 @@ class WavDecoder:
             width = block_align // channels
         else:
             width = 0
-        encoding = _encoding_for(tag, width, bits, base)
+        if block_align and block_align < width * channels and block_align != width:
+            raise DecodeError(
+                f"fmt chunk at byte {self._chunk_start} declares {block_align}-byte blocks, "
+                f"too small for one frame of {channels} x {bits}-bit samples"
+            )
+        encoding = _encoding_for(tag, width, bits, base, big=self._big)
         fmt = AudioFormat(sample_rate=rate, channels=channels, dtype=output_dtype(encoding))
-        self._pcm = PcmDecoder(fmt, encoding)
+        pcm = PcmDecoder(fmt, encoding)
+        if self._pcm is None:
+            self._pcm = pcm
+        else:
+            self._next = pcm
+            self._switch = pcm.format != self._pcm.format
+        self._frame_bytes = width * channels
+        self._fmt_seen = True
         self._bits = bits
         self._format_tag = tag
         self._expect(_State.CHUNK, 8)
 
     def _start_data(self, size: int) -> None:
-        if self._pcm is None:
+        if not self._fmt_seen:
             raise DecodeError(
                 f"data chunk at byte {self._chunk_start} comes before any fmt chunk; "
                 "the stream's format is unknown"
             )
+        if self._next is not None:
+            assert self._pcm is not None
+            self._frames_before += self._pcm.frames_decoded
+            self._dropped_before += self._pcm.dropped_bytes
+            self._pcm, self._next, self._switch = self._next, None, False
+        assert self._pcm is not None
         data_size: int | None = size
         if size == 0xFFFFFFFF and self._ds64_data_size is not None:
             data_size = self._ds64_data_size
@@ -358,20 +578,62 @@ class WavDecoder:
             data_offset=self._pos,
             data_size=data_size,
         )
-        self._data_left = _UNBOUNDED if data_size is None else data_size
-        self._pcm_feed = self._pcm.feed
+        if data_size is None:
+            self._data_left = _UNBOUNDED
+            self._pcm_feed = self._scan_fast
+            self._scan_pos = 0
+            header = self._pos - self._file_start
+            self._trailer_len = header if 12 <= header <= _MAX_TRAILER else 0
+        else:
+            self._data_left = data_size
+            self._pcm_feed = self._pcm.feed
         self._expect(_State.DATA)
+        if data_size == 0:  # a real size of 0 (a ds64 said so): no audio in this file
+            self._end_of_data(bounded=True)
 
-    def _end_of_data(self) -> None:
+    def _end_of_data(self, *, bounded: bool) -> None:
         assert self._pcm is not None
         self._pcm.flush()
-        self._expect(_State.TRAILER)
+        pcm = self._pcm
+        # A fresh decoder of the same format for a later file (a flushed one takes nothing).
+        self._pcm = PcmDecoder(pcm.format, pcm.encoding)
+        self._frames_before += pcm.frames_decoded
+        self._dropped_before += pcm.dropped_bytes
+        self._data_left = 0
+        self._tail = b""
+        if bounded:
+            self._after_data = True
+            size = self._info.data_size if self._info is not None else 0
+            if size and size & 1:
+                self._skip = 1  # the pad byte after odd-sized audio
+                self._expect(_State.SKIP)
+            else:
+                self._expect(_State.CHUNK, 8)
+        else:
+            self._expect(_State.RIFF, 12)
 
     def __repr__(self) -> str:
         return f"WavDecoder(format={self.format}, state={self._state.name.lower()})"
 
 
-def _encoding_for(tag: int, width: int, bits: int, base: int) -> Encoding:
+_ZERO4 = b"\0\0\0\0"
+_MAGIC_FIRST = frozenset(m[0] for m in _MAGICS)
+
+
+def _header_prefix(t: bytes) -> bool:
+    """Whether ``t`` (under 12 bytes) may be the start of a ``RIFF....WAVE`` header."""
+    k = len(t)
+    return any(t[:4] == m[:k] for m in _MAGICS) and t[8:] == b"WAVE"[: max(0, k - 8)]
+
+
+def _encoding_for(tag: int, width: int, bits: int, base: int, *, big: bool = False) -> Encoding:
+    if big:
+        if tag == _PCM and width in (1, 2):
+            return "u8" if width == 1 else "s16be"
+        raise DecodeError(
+            f"unsupported big-endian (RIFX) format: tag 0x{tag:04X}, {bits} bits "
+            f"(fmt chunk at byte {base - 8}); ttsstream decodes 8 and 16-bit RIFX PCM"
+        )
     if tag == _PCM:
         pcm: dict[int, Encoding] = {1: "u8", 2: "s16le", 3: "s24le", 4: "s32le"}
         if width in pcm:
