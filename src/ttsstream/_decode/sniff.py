@@ -1,13 +1,18 @@
 """Choosing a decoder for a response body: what the server says, then what its first bytes say.
 
 Sans-IO: a Content-Type string and the body's first bytes in, a decoder out. The server's word
-wins over what was asked for, and a body's magic bytes win over a generic Content-Type.
+wins over what was asked for, and a body's magic bytes win over any Content-Type: a body that
+starts with ``RIFF``/``RF64``/``BW64``/``RIFX`` is WAV even when labelled ``text/html`` (Piper's
+own HTTP server). The user's ``pcm_format`` ("this server's raw PCM is in this format") wins
+over Content-Type parameters and defaults, and lets a "WAV" body without a header play as PCM.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
+
+import numpy as np
 
 from .._errors import DecodeError
 from .._format import AudioFormat
@@ -30,8 +35,12 @@ class Expectation(Protocol):
     def pcm_format(self) -> AudioFormat: ...
     @property
     def pcm_encoding(self) -> Encoding: ...
+    @property
+    def server_pcm_format(self) -> AudioFormat | None: ...
 
 
+_WAV_MAGICS = (b"RIFF", b"RF64", b"BW64", b"RIFX")
+_TEXT_TYPES = frozenset({"application/json", "text/plain", "text/html"})
 _WAV_TYPES = frozenset({"audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave"})
 _PCM_TYPES = frozenset({"audio/pcm", "audio/x-pcm", "audio/raw", "audio/x-raw"})
 _MULAW_TYPES = frozenset({"audio/basic", "audio/mulaw", "audio/x-mulaw", "audio/pcmu"})
@@ -72,46 +81,93 @@ def choose_decoder(content_type: str | None, request: Expectation) -> ByteDecode
     """Pick the decoder for a response: what the server says wins over what was asked for."""
     mime, params = _parse_content_type(content_type)
     if mime == "text/event-stream":
-        return SseAudioDecoder(_expected(request))
+        return SseAudioDecoder(_sse_inner(request))
+    fallback: Callable[[bytes], ByteDecoder]
     if mime in _WAV_TYPES:
-        return WavDecoder()
-    if mime in _PCM_TYPES or mime == "audio/l16":
+        fallback = lambda head: _headerless_wav(request, head, mime)  # noqa: E731
+    elif mime in _PCM_TYPES or mime == "audio/l16":
         base = request.pcm_format
-        fmt = AudioFormat(
+        fmt = request.server_pcm_format or AudioFormat(
             sample_rate=_int_param(params, "rate", base.sample_rate),
             channels=_int_param(params, "channels", base.channels),
             dtype="int16",
         )
-        encoding: Encoding = "s16be" if mime == "audio/l16" else request.pcm_encoding
-        if encoding not in ("s16le", "s16be"):
-            encoding = "s16le"
-        return PcmDecoder(fmt, encoding)
-    if mime in _MULAW_TYPES:
-        fmt = AudioFormat(_int_param(params, "rate", 8000), _int_param(params, "channels", 1))
-        return PcmDecoder(fmt, "mulaw")
-    if mime in ("application/json", "text/plain", "text/html"):
-        raise DecodeError(
-            f"{request.provider} sent {mime} instead of audio; is base_url pointing at a "
-            "text-to-speech endpoint?"
-        )
-    return _Sniffer(request, _COMPRESSED.get(mime), mime)
+        encoding: Encoding | None = "s16be" if mime == "audio/l16" else request.pcm_encoding
+        if encoding not in ("s16le", "s16be") or fmt.dtype != "int16":
+            encoding = None if fmt.dtype != "int16" else "s16le"
+        fallback = lambda head: PcmDecoder(fmt, encoding)  # noqa: E731
+    elif mime in _MULAW_TYPES:
+        law = AudioFormat(_int_param(params, "rate", 8000), _int_param(params, "channels", 1))
+        fallback = lambda head: PcmDecoder(law, "mulaw")  # noqa: E731
+    elif mime in _TEXT_TYPES:
+        fallback = lambda head: _not_audio(request, mime)  # noqa: E731
+    else:
+        return _Sniffer(request, _COMPRESSED.get(mime), mime)
+    return _Sniffer(request, None, mime, fallback)
 
 
-def _expected(request: Expectation) -> ByteDecoder:
-    if request.expect == "wav":
-        return WavDecoder()
+def _not_audio(request: Expectation, mime: str) -> ByteDecoder:
+    raise DecodeError(
+        f"{request.provider} sent {mime} instead of audio; is base_url pointing at a "
+        "text-to-speech endpoint?"
+    )
+
+
+def _raw_pcm(request: Expectation) -> ByteDecoder:
+    fmt = request.server_pcm_format
+    if fmt is not None:
+        return PcmDecoder(fmt)
     return PcmDecoder(request.pcm_format, request.pcm_encoding)
 
 
+def _sse_inner(request: Expectation) -> ByteDecoder:
+    # Deltas are the bytes of the requested format, except that some servers (speaches,
+    # chatterbox-tts-api) send raw PCM deltas when WAV was asked for: the first bytes decide.
+    if request.expect == "wav":
+        return _Sniffer(request, None, "text/event-stream", lambda head: _raw_pcm(request))
+    return _raw_pcm(request)
+
+
+def _headerless_wav(request: Expectation, head: bytes, mime: str) -> ByteDecoder:
+    """WAV was promised (asked for, or labelled) but the body has no WAV header."""
+    if not head:
+        return WavDecoder()  # an empty body: the WAV decoder says so
+    if request.server_pcm_format is not None:
+        return PcmDecoder(request.server_pcm_format)
+    looks = ""
+    if head[:1] in (b"{", b"<"):
+        looks = " (it looks like JSON or HTML, probably an error message)"
+    raise DecodeError(
+        f"{request.provider} sent a body without a WAV header ({mime or 'no Content-Type'}, "
+        f"starting {head[:12]!r}){looks}. If this server streams raw PCM when asked for wav "
+        "(fish-speech does), tell ttsstream its format: pass "
+        "pcm_format=AudioFormat(sample_rate, channels, 'int16') to the provider"
+    )
+
+
+def _expected(request: Expectation, head: bytes, mime: str) -> ByteDecoder:
+    if request.expect == "wav":
+        return _headerless_wav(request, head, mime)
+    return _raw_pcm(request)
+
+
 class _Sniffer:
-    """For a generic or surprising Content-Type: look at the first bytes, then decide."""
+    """Look at the first bytes, then decide: WAV magic wins, else ``fallback`` (by default:
+    compressed formats are refused, the rest is what was asked for)."""
 
     _MAGIC = ((b"ID3", "MP3"), (b"OggS", "Ogg/Opus"), (b"fLaC", "FLAC"))
 
-    def __init__(self, request: Expectation, claimed: str | None, mime: str) -> None:
+    def __init__(
+        self,
+        request: Expectation,
+        claimed: str | None,
+        mime: str,
+        fallback: Callable[[bytes], ByteDecoder] | None = None,
+    ) -> None:
         self._request = request
         self._claimed = claimed  # the compressed format the Content-Type names, if any
         self._mime = mime
+        self._fallback = fallback
         self._head = bytearray()
         self._inner: ByteDecoder | None = None
 
@@ -124,7 +180,7 @@ class _Sniffer:
             self._head += data
             if len(self._head) < 4:
                 return self._request.pcm_format.empty()
-            self._inner = self._decide(bytes(self._head[:4]))
+            self._inner = self._decide(bytes(self._head))
             data, self._head = bytes(self._head), bytearray()
         return self._inner.feed(data)
 
@@ -134,12 +190,16 @@ class _Sniffer:
             if self._head:
                 head = self._inner.feed(bytes(self._head))
                 tail = self._inner.flush()
+                if head.shape[0] and tail.shape[0]:
+                    return np.concatenate([head, tail])
                 return head if tail.shape[0] == 0 else tail
         return self._inner.flush()
 
     def _decide(self, head: bytes) -> ByteDecoder:
-        if head[:4] in (b"RIFF", b"RF64", b"BW64"):
+        if head[:4] in _WAV_MAGICS:
             return WavDecoder()
+        if self._fallback is not None:
+            return self._fallback(head)
         found = next((name for magic, name in self._MAGIC if head.startswith(magic)), None)
         if found is None and self._claimed and _looks_like_mpeg(head):
             found = self._claimed
@@ -148,7 +208,7 @@ class _Sniffer:
                 f"{self._request.provider} sent {found} audio ({self._mime or 'no Content-Type'})"
                 "; ttsstream streams wav and pcm: use response_format='wav' or 'pcm'"
             )
-        return _expected(self._request)
+        return _expected(self._request, head, self._mime)
 
 
 def _looks_like_mpeg(head: bytes) -> bool:

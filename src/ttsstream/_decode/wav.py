@@ -18,6 +18,7 @@ import enum
 import logging
 import struct
 from collections.abc import Callable
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -259,7 +260,8 @@ class WavDecoder:
                     i += take
                     self._data_left -= take
                     if self._data_left == 0:
-                        assert self._info is not None and self._info.data_size is not None
+                        assert self._info is not None
+                        assert self._info.data_size is not None
                         self._pos = self._info.data_offset + self._info.data_size
                         self._end_of_data(bounded=True)
                 if frames.shape[0]:
@@ -407,7 +409,7 @@ class WavDecoder:
         tl = self._trailer_len
         if not tl or len(t) != tl or t[:4] != _ZERO4 or t[8 : tl - 4].count(0) != tl - 12:
             return False
-        order = "big" if self._big else "little"
+        order: Literal["big", "little"] = "big" if self._big else "little"
         riff, data = int.from_bytes(t[4:8], order), int.from_bytes(t[tl - 4 :], order)
         return data == self._scan_pos + at and riff == data + tl - 8
 

@@ -110,6 +110,9 @@ class AudioRequest:
     #: Format of headerless PCM when the server gives no rate.
     pcm_format: AudioFormat = field(default_factory=lambda: AudioFormat(24000, 1, "int16"))
     pcm_encoding: Encoding = "s16le"
+    #: The user's word for this server's raw PCM (``pcm_format=``): wins over Content-Type
+    #: parameters and defaults, and a "WAV" body without a header is decoded as this PCM.
+    server_pcm_format: AudioFormat | None = None
     params: dict[str, str] = field(default_factory=dict)
     #: Header names carrying credentials: dropped when a redirect leaves the host.
     secret_headers: frozenset[str] = frozenset({"authorization"})
@@ -472,6 +475,7 @@ class HttpProvider(Provider):
         client: httpx.AsyncClient | None,
         timeouts: Timeouts | None,
         retries: Retries | None,
+        pcm_format: AudioFormat | None = None,
     ) -> None:
         self._user_client = client
         self._own_client: httpx.AsyncClient | None = None
@@ -479,6 +483,8 @@ class HttpProvider(Provider):
             _ssl_context()  # load the CA bundle now (once per process), not on the first call
         self.timeouts = timeouts or Timeouts()
         self.retries = retries if retries is not None else Retries()
+        #: This server's raw PCM format, when its Content-Type is wrong or silent about it.
+        self.pcm_format = pcm_format
 
     @abc.abstractmethod
     def build_request(self, text: str) -> AudioRequest:
@@ -489,6 +495,8 @@ class HttpProvider(Provider):
     ) -> AsyncGenerator[AudioChunk, None]:
         """Synthesize ``text``, yielding chunks as the response body arrives."""
         request = self.build_request(text)
+        if self.pcm_format is not None:
+            request.server_pcm_format = self.pcm_format
         stats = stats if stats is not None else StreamStats()
         async with (
             self._client() as client,
