@@ -162,13 +162,14 @@ class WavDecoder:
         # the stream, 0 outside the data chunk and after flush(). feed() hands a piece shorter
         # than this straight to _pcm_feed, which is nearly every call.
         self._data_left = 0
-        self._pcm_feed: Callable[[_Buffer], _Samples] | None = None
-        # In a data chunk of unknown size: bytes handed to the PCM decoder so far, the bytes
-        # held back at the end of the last piece (they may begin a header or a trailer), and
-        # the length of the current file's header (the size of its possible trailer).
-        self._scan_pos = 0
+        self._pcm_feed: Callable[[_Buffer], _Samples] = _no_audio_yet
+        # In a data chunk of unknown size: the start of a piece held back (it may begin a
+        # header or a trailer), and the length of the current file's header (the size of
+        # its possible trailer).
         self._tail = b""
         self._trailer_len = 0
+        self._scanning = False  # in a data chunk of unknown size
+        self._tail_left = 0
         self._frame_bytes = 1
         self._final = False
         self._flushed = False
@@ -208,38 +209,30 @@ class WavDecoder:
 
     def feed(self, data: _Buffer) -> _Samples:
         """Consume ``data``; return the frames it completes, shape ``(frames, channels)``."""
-        n = data.nbytes if type(data) is memoryview else len(data)
         left = self._data_left
-        if n < left:  # fast path: the whole piece is audio, and more audio follows
-            self._data_left = left - n
-            pcm_feed = self._pcm_feed
-            assert pcm_feed is not None
-            return pcm_feed(data)
+        if type(data) is bytes:
+            n = len(data)
+            # Fast path: the whole piece is audio, and more audio follows. In audio of
+            # unknown length, only a piece whose first byte cannot begin a header ("R", "B")
+            # or a trailer (0) is surely audio (one bit test: 3 % of bytes pass for suspect);
+            # the others take the long way (_scan).
+            if n < left and (not self._scanning or not n or data[0] & _NOT_SUSPECT):
+                self._data_left = left - n
+                return self._pcm_feed(data)
+        else:
+            n = data.nbytes if type(data) is memoryview else len(data)
+            if n < left and not self._scanning:
+                self._data_left = left - n
+                return self._pcm_feed(data)
         if self._flushed:
             raise RuntimeError("feed() called after flush(); create a new decoder per stream")
-        return self._feed(data)
-
-    def _scan_fast(self, data: _Buffer) -> _Samples:
-        # The fast path inside a data chunk of unknown size: a piece with no "WAVE" in it and
-        # an end that cannot begin a header or a trailer is plain audio.
-        if type(data) is bytes and not self._tail:
-            n = len(data)
-            if (
-                n
-                and data.find(b"WAVE") < 0
-                and data[-1]
-                and data.find(b"R", n - 11) < 0
-                and data.find(b"B", n - 11) < 0
-                and (not self._trailer_len or data.find(_ZERO4, n - self._trailer_len) < 0)
-            ):
-                self._scan_pos += n
-                assert self._pcm is not None
-                return self._pcm.feed(data)
         return self._feed(data)
 
     def _feed(self, data: _Buffer) -> _Samples:
         view = memoryview(data).cast("B")
         if self._held or self._tail:
+            if self._tail:
+                self._data_left = self._tail_left
             view = memoryview(self._held + self._tail + bytes(view))
             self._held = self._tail = b""
         out: list[_Samples] = []
@@ -339,70 +332,48 @@ class WavDecoder:
 
     def _scan(self, view: memoryview, i: int) -> tuple[_Samples, int]:
         """Decode ``view[i:]`` inside a data chunk of unknown size; return the frames and
-        where the audio ended (``len(view)``, or the start of the next file's header)."""
+        where the audio ended (``len(view)``, or where the next file or trailer begins).
+
+        Only the start of a piece is examined: servers write each file (and the trailer)
+        with a write of its own, and HTTP chunked transfer never joins two writes into one
+        piece, however the network splits them. A start too short to tell is held back."""
         assert self._pcm is not None
         buf = bytes(view[i:])
-        h = self._find_header(buf)
-        if h >= 0:
-            audio = buf[:h]
-            if self._is_trailer(audio[len(audio) - self._trailer_len :], len(audio)):
-                audio = audio[: len(audio) - self._trailer_len]
-                self.trailing_bytes += self._trailer_len
-                self._scan_pos += self._trailer_len
-            frames = self._pcm.feed(audio)
-            self._scan_pos += len(audio)
-            assert self._info is not None
-            self._pos = self._info.data_offset + self._scan_pos
-            self._end_of_data(bounded=False)
-            return frames, i + h
-        keep = self._hold_len(buf)
-        if keep:
-            if self._final:
-                if keep == self._trailer_len and self._is_trailer(buf[-keep:], len(buf) - keep):
-                    self.trailing_bytes += keep
-                    buf = buf[:-keep]
-            else:
-                self._tail = buf[-keep:]
-                buf = buf[:-keep]
-        self._scan_pos += len(buf)
+        at = _UNBOUNDED - self._data_left  # bytes of this data chunk consumed so far
+        if buf[:1] in (b"R", b"B", b"\0") and at % self._frame_bytes == 0:
+            tl = self._trailer_len
+            if buf[:1] != b"\0":
+                if len(buf) >= 12 and buf[:4] in _MAGICS and buf[8:12] == b"WAVE":
+                    self._end_of_data(bounded=False)
+                    return self._empty(), i
+                if len(buf) < 12 and _header_prefix(buf) and not self._final:
+                    return self._hold(buf), len(view)
+            elif tl and len(buf) >= tl and self._is_trailer(buf[:tl]):
+                self.trailing_bytes += tl
+                self._data_left -= tl
+                self._end_of_data(bounded=False)
+                return self._empty(), i + tl
+            elif tl and len(buf) < tl and self._trailer_prefix(buf) and not self._final:
+                return self._hold(buf), len(view)
+        self._data_left -= len(buf)
         return self._pcm.feed(buf), len(view)
 
-    def _find_header(self, buf: bytes) -> int:
-        """Offset of the first ``RIFF....WAVE`` at a frame boundary in ``buf``, or -1."""
-        w = buf.find(b"WAVE", 8)
-        while w >= 0:
-            h = w - 8
-            if buf[h : h + 4] in _MAGICS and (self._scan_pos + h) % self._frame_bytes == 0:
-                return h
-            w = buf.find(b"WAVE", w + 1)
-        return -1
+    def _hold(self, buf: bytes) -> _Samples:
+        self._tail = buf
+        # No fast path until the held bytes are joined to the next piece (_feed restores it).
+        self._tail_left, self._data_left = self._data_left, 0
+        return self._empty()
 
-    def _hold_len(self, buf: bytes) -> int:
-        """How many bytes at the end of ``buf`` might begin a header or a trailer."""
-        n, fb, tl = len(buf), self._frame_bytes, self._trailer_len
-        zeros = bool(tl) and (buf[-1:] == b"\0" or buf.find(_ZERO4, n - tl) >= 0)
-        lo = max(0, n - (max(tl, 11) if zeros else 11))
-        s = lo + (-(self._scan_pos + lo)) % fb
-        while s < n:
-            first = buf[s]
-            if first in _MAGIC_FIRST and n - s < 12 and _header_prefix(buf[s:]):
-                return n - s
-            if first == 0 and zeros and self._trailer_prefix(buf[s:], s):
-                return n - s
-            s += fb
-        return 0
-
-    def _trailer_prefix(self, t: bytes, at: int) -> bool:
-        """Whether ``t`` (at offset ``at`` of the piece) may begin the size-field trailer."""
+    def _trailer_prefix(self, t: bytes) -> bool:
+        """Whether ``t`` (shorter than the trailer) may be the start of the trailer."""
         tl, k = self._trailer_len, len(t)
         if k > tl or t[:4] != _ZERO4[: min(k, 4)]:
             return False
-        if k > 8 and t[8 : min(k, tl - 4)].count(0) != min(k, tl - 4) - 8:
-            return False
-        return k < tl or self._is_trailer(t, at)
+        end = min(k, tl - 4)
+        return k <= 8 or t[8:end].count(0) == end - 8
 
-    def _is_trailer(self, t: bytes, at: int) -> bool:
-        """Whether ``t``, ``at`` bytes into the piece, is the block an ffmpeg-based writer
+    def _is_trailer(self, t: bytes) -> bool:
+        """Whether ``t`` is the block an ffmpeg-based writer
         leaves when it patches a finished header into an emptied buffer (Kokoro-FastAPI
         0.3.0): zeros, except the RIFF size at 4 and the data size at the end, and the data
         size is exactly the audio before it."""
@@ -411,7 +382,7 @@ class WavDecoder:
             return False
         order: Literal["big", "little"] = "big" if self._big else "little"
         riff, data = int.from_bytes(t[4:8], order), int.from_bytes(t[tl - 4 :], order)
-        return data == self._scan_pos + at and riff == data + tl - 8
+        return data == _UNBOUNDED - self._data_left and riff == data + tl - 8
 
     # -- header parsing ---------------------------------------------------------------------
 
@@ -441,6 +412,10 @@ class WavDecoder:
     def _riff_header(self, head: bytes) -> None:
         magic, wave = head[:4], head[8:12]
         if magic not in _MAGICS or wave != b"WAVE":
+            if self.files:  # after a file's audio (and its trailer): junk, ignored
+                self.trailing_bytes += 12
+                self._expect(_State.TRAILER)
+                return
             hint = next((what for m, what in _MAGIC_HINTS if head.startswith(m)), None)
             found = f"it looks like {hint}" if hint else f"it starts with {head[:12]!r}"
             raise DecodeError(
@@ -582,13 +557,14 @@ class WavDecoder:
         )
         if data_size is None:
             self._data_left = _UNBOUNDED
-            self._pcm_feed = self._scan_fast
-            self._scan_pos = 0
+            self._pcm_feed = self._pcm.feed
+            self._scanning = True
             header = self._pos - self._file_start
             self._trailer_len = header if 12 <= header <= _MAX_TRAILER else 0
         else:
             self._data_left = data_size
             self._pcm_feed = self._pcm.feed
+            self._scanning = False
         self._expect(_State.DATA)
         if data_size == 0:  # a real size of 0 (a ds64 said so): no audio in this file
             self._end_of_data(bounded=True)
@@ -601,7 +577,11 @@ class WavDecoder:
         self._pcm = PcmDecoder(pcm.format, pcm.encoding)
         self._frames_before += pcm.frames_decoded
         self._dropped_before += pcm.dropped_bytes
+        if not bounded:
+            assert self._info is not None
+            self._pos = self._info.data_offset + _UNBOUNDED - self._data_left
         self._data_left = 0
+        self._scanning = False
         self._tail = b""
         if bounded:
             self._after_data = True
@@ -619,7 +599,11 @@ class WavDecoder:
 
 
 _ZERO4 = b"\0\0\0\0"
-_MAGIC_FIRST = frozenset(m[0] for m in _MAGICS)
+_NOT_SUSPECT = 0xFF & ~(ord("R") | ord("B"))  # a first byte with any of these bits is audio
+
+
+def _no_audio_yet(data: _Buffer) -> _Samples:
+    raise AssertionError("the fast path is closed until a data chunk starts")
 
 
 def _header_prefix(t: bytes) -> bool:
