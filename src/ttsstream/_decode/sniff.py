@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
 
-import numpy as np
-
 from .._errors import DecodeError
 from .._format import AudioFormat
 from .base import ByteDecoder
@@ -92,9 +90,10 @@ def choose_decoder(content_type: str | None, request: Expectation) -> ByteDecode
             channels=_int_param(params, "channels", base.channels),
             dtype="int16",
         )
-        encoding: Encoding | None = "s16be" if mime == "audio/l16" else request.pcm_encoding
-        if encoding not in ("s16le", "s16be") or fmt.dtype != "int16":
-            encoding = None if fmt.dtype != "int16" else "s16le"
+        encoding: Encoding | None = None  # a user's int32/float32 format: little-endian
+        if fmt.dtype == "int16":
+            encoding = "s16be" if mime == "audio/l16" else request.pcm_encoding
+            encoding = encoding if encoding in ("s16le", "s16be") else "s16le"
         fallback = lambda head: PcmDecoder(fmt, encoding)  # noqa: E731
     elif mime in _MULAW_TYPES:
         law = AudioFormat(_int_param(params, "rate", 8000), _int_param(params, "channels", 1))
@@ -190,8 +189,6 @@ class _Sniffer:
             if self._head:
                 head = self._inner.feed(bytes(self._head))
                 tail = self._inner.flush()
-                if head.shape[0] and tail.shape[0]:
-                    return np.concatenate([head, tail])
                 return head if tail.shape[0] == 0 else tail
         return self._inner.flush()
 
