@@ -135,6 +135,15 @@ def servers() -> list[Server]:
             {},
         )
     )
+    out.append(
+        Server(
+            "ChatTTS-style (complete files in one write; rates 24k, 16k, 22.05k)",
+            [wave_file(a, 24000) + wave_file(low, 16000) + wave_file(b, 22050)],
+            "audio/wav",
+            [(f24, a), (fmt16(16000), low), (fmt16(22050), b)],
+            {},
+        )
+    )
     # Streaming sizes, and the next file's header arriving inside such audio.
     for name, riff, data in [
         ("OpenAI / ffmpeg pipe (0xFFFFFFFF)", 0xFFFFFFFF, 0xFFFFFFFF),

@@ -174,6 +174,10 @@ class _Sniffer:
     def format(self) -> AudioFormat | None:
         return self._inner.format if self._inner is not None else None
 
+    @property
+    def pending(self) -> bool:
+        return bool(getattr(self._inner, "pending", False))
+
     def feed(self, data: bytes | bytearray | memoryview) -> Any:
         if self._inner is None:
             self._head += data

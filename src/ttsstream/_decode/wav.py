@@ -79,6 +79,7 @@ class _State(enum.Enum):
     SKIP = enum.auto()  # skipping a chunk we do not need, byte count in _skip
     DATA = enum.auto()  # audio
     MAGIC = enum.auto()  # after "RIFF" + size between files: waiting for "WAVE"
+    PAD = enum.auto()  # after odd-sized audio: a pad byte, or (writers that omit it) a chunk
     TRAILER = enum.auto()  # junk after the audio: ignore the rest
 
 
@@ -188,6 +189,12 @@ class WavDecoder:
         returns frames of two formats.
         """
         return self._pcm.format if self._pcm is not None else None
+
+    @property
+    def pending(self) -> bool:
+        """Whether input is held back at a change of format: call ``feed(b"")`` (until this is
+        false) to get the next file's frames, which come in the new :attr:`format`."""
+        return bool(self._held)
 
     @property
     def info(self) -> WavInfo | None:
@@ -318,7 +325,6 @@ class WavDecoder:
             raise DecodeError("the audio stream was empty: no WAV header arrived")
         where = {
             _State.RIFF: "inside the 12-byte RIFF header",
-            _State.MAGIC: "inside the 12-byte RIFF header",
             _State.CHUNK: "between chunks, before any data chunk",
             _State.BODY: f"inside the {self._chunk_name()} chunk at byte {self._chunk_start}",
             _State.SKIP: f"inside the {self._chunk_name()} chunk at byte {self._chunk_start}",
@@ -404,6 +410,12 @@ class WavDecoder:
                 self._expect(_State.TRAILER)
         elif self._state is _State.CHUNK:
             self._chunk_header(piece)
+        elif self._state is _State.PAD:
+            self._expect(_State.CHUNK, 8)
+            if piece == b"\0":
+                self.trailing_bytes += 1
+            else:
+                self._buf += piece  # no pad byte: this is the next chunk's first byte
         elif self._chunk_id == b"fmt ":
             self._fmt_chunk(piece[: self._body_size])  # without the pad byte of an odd size
         else:
@@ -587,8 +599,7 @@ class WavDecoder:
             self._after_data = True
             size = self._info.data_size if self._info is not None else 0
             if size and size & 1:
-                self._skip = 1  # the pad byte after odd-sized audio
-                self._expect(_State.SKIP)
+                self._expect(_State.PAD, 1)
             else:
                 self._expect(_State.CHUNK, 8)
         else:

@@ -164,9 +164,11 @@ async def stream_audio(
         offset = 0
         data = first
         while True:
-            if data:
-                stats.bytes_received += len(data)
-                samples = decoder.feed(data)
+            stats.bytes_received += len(data)
+            # A WAV decoder holds input back where the format changes (a later file in another
+            # format): feed(b"") hands out those frames, one format per call.
+            while data or getattr(decoder, "pending", False):
+                samples, data = decoder.feed(data), b""
                 if samples.shape[0]:
                     assert decoder.format is not None
                     yield AudioChunk(samples, decoder.format, offset=offset)
