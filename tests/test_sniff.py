@@ -246,3 +246,117 @@ def test_sse_pcm_asked_uses_pcm_format() -> None:
     samples, fmt = decode("text/event-stream", sse(RAW), request("pcm", told), bytewise=False)
     assert fmt == told
     np.testing.assert_array_equal(samples, AUDIO)
+
+
+def test_error_messages_in_full() -> None:
+    with pytest.raises(DecodeError) as info:
+        decode("text/html", b"<html>", request(), bytewise=False)
+    assert str(info.value) == (
+        "srv sent text/html instead of audio; is base_url pointing at a text-to-speech endpoint?"
+    )
+    with pytest.raises(DecodeError) as info:
+        decode(None, b"ID3\x04" + b"\0" * 30, request(), bytewise=False)
+    assert str(info.value) == (
+        "srv sent MP3 audio (no Content-Type); ttsstream streams wav and pcm: "
+        "use response_format='wav' or 'pcm'"
+    )
+    body = RAW + RAW
+    with pytest.raises(DecodeError) as info:
+        decode("audio/wav", body, request(), bytewise=False)
+    assert str(info.value) == (
+        f"srv sent a body without a WAV header (audio/wav, starting {body[:12]!r}). If this "
+        "server streams raw PCM when asked for wav (fish-speech does), tell ttsstream its "
+        "format: pass pcm_format=AudioFormat(sample_rate, channels, 'int16') to the provider"
+    )
+    with pytest.raises(DecodeError) as info:
+        decode(None, b'{"detail": "Not Found"}', request(), bytewise=False)
+    assert str(info.value).startswith(
+        'srv sent a body without a WAV header (no Content-Type, starting b\'{"detail": "\')'
+        " (it looks like JSON or HTML, probably an error message). If this server"
+    )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "want"),
+    [
+        ('audio/pcm; rate="16000"', AudioFormat(16000, 2, "int16")),
+        ("audio/pcm;channels=1", AudioFormat(24000, 1, "int16")),
+        ("Audio/PCM; RATE=8000 ; Channels = 1", AudioFormat(8000, 1, "int16")),
+        ("audio/pcm;rate=0;channels=-1", AudioFormat(24000, 2, "int16")),
+    ],
+)
+def test_content_type_parameters(content_type: str, want: AudioFormat) -> None:
+    req = request("pcm", pcm_format=AudioFormat(24000, 2, "int16"))
+    _, fmt = decode(content_type, RAW + RAW[:2] * 3, req, bytewise=False)
+    assert fmt == want
+
+
+def test_mulaw_channels_parameter() -> None:
+    _, fmt = decode("audio/basic;channels=2", b"\xff\x00", request("pcm"), bytewise=False)
+    assert fmt == AudioFormat(8000, 2, "int16")
+
+
+def test_generic_pcm_keeps_the_requests_encoding() -> None:
+    big = AUDIO.astype(">i2").tobytes()
+    req = request("pcm", pcm_encoding="s16be")
+    samples, _ = decode("application/octet-stream", big, req, bytewise=False)
+    np.testing.assert_array_equal(samples, AUDIO)
+
+
+def test_four_bytes_are_enough_to_decide() -> None:
+    dec = choose_decoder("audio/pcm", request("pcm"))
+    assert dec.feed(RAW[:4]).tolist() == [[1], [-2]]
+    dec = choose_decoder("audio/pcm", request("pcm"))
+    assert dec.feed(RAW[:3]).shape[0] == 0
+    assert dec.feed(RAW[3:5]).tolist() == [[1], [-2]]
+
+
+def test_a_body_under_four_bytes_is_decoded_at_flush() -> None:
+    dec = choose_decoder("audio/pcm", request("pcm"))
+    assert dec.feed(RAW[:3]).shape[0] == 0
+    assert dec.format is None
+    assert dec.flush().tolist() == [[1]]
+    assert dec.format == AudioFormat(24000, 1, "int16")
+
+
+def test_pending_is_forwarded_from_the_wav_decoder() -> None:
+    a = wav(AUDIO[:2], rate=8000)
+    b = wav(AUDIO[2:], rate=16000)
+    dec = choose_decoder("audio/wav", request())
+    assert not dec.pending  # type: ignore[attr-defined]
+    assert dec.feed(a + b).tolist() == [[1], [-2]]
+    assert dec.pending  # type: ignore[attr-defined]
+    assert dec.format == AudioFormat(8000, 1, "int16")
+    assert dec.feed(b"").tolist() == [[300], [-32768], [32767]]
+    assert dec.format == AudioFormat(16000, 1, "int16")
+    assert not dec.pending  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("head", "mpeg"),
+    [
+        (b"\xff\xfb\x90", True),  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
+        (b"\xff\xf3\x40", True),  # MPEG-2 layer III
+        (b"\xff\xf1\x50", True),  # ADTS (AAC), layer bits 00
+        (b"\xff\xf9\x50", True),  # ADTS, MPEG-2 id
+        (b"\xff\xfb", False),  # too short to tell
+        (b"\xfe\xfb\x90", False),  # no sync byte
+        (b"\xff\x1b\x90", False),  # sync bits incomplete
+        (b"\xff\xe9\x50", False),  # layer 00 with a version that is not ADTS
+        (b"\xff\xfb\xf0", False),  # bitrate index 15 is invalid
+        (b"\xff\xfb\x9c", False),  # sample rate index 3 is reserved
+        (b"\xff\xff\xff", False),  # mu-law silence
+    ],
+)
+def test_mpeg_frame_header_detection(head: bytes, mpeg: bool) -> None:
+    from ttsstream._decode.sniff import _looks_like_mpeg
+
+    assert _looks_like_mpeg(head) is mpeg
+    body = head + b"\0" * (24 - len(head))
+    if len(head) < 3:
+        return
+    if mpeg:
+        with pytest.raises(DecodeError, match=r"srv sent MP3 audio \(audio/mpeg\)"):
+            decode("audio/mpeg", body, request("pcm"), bytewise=False)
+    else:
+        decode("audio/mpeg", body, request("pcm"), bytewise=False)

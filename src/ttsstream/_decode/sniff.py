@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, Protocol
 
+import numpy as np
+
 from .._errors import DecodeError
 from .._format import AudioFormat
 from .base import ByteDecoder
@@ -92,8 +94,8 @@ def choose_decoder(content_type: str | None, request: Expectation) -> ByteDecode
         )
         encoding: Encoding | None = None  # a user's int32/float32 format: little-endian
         if fmt.dtype == "int16":
-            encoding = "s16be" if mime == "audio/l16" else request.pcm_encoding
-            encoding = encoding if encoding in ("s16le", "s16be") else "s16le"
+            big = mime == "audio/l16" or request.pcm_encoding == "s16be"
+            encoding = "s16be" if big else "s16le"
         fallback = lambda head: PcmDecoder(fmt, encoding)  # noqa: E731
     elif mime in _MULAW_TYPES:
         law = AudioFormat(_int_param(params, "rate", 8000), _int_param(params, "channels", 1))
@@ -101,8 +103,9 @@ def choose_decoder(content_type: str | None, request: Expectation) -> ByteDecode
     elif mime in _TEXT_TYPES:
         fallback = lambda head: _not_audio(request, mime)  # noqa: E731
     else:
-        return _Sniffer(request, _COMPRESSED.get(mime), mime)
-    return _Sniffer(request, None, mime, fallback)
+        claimed = _COMPRESSED.get(mime)
+        fallback = lambda head: _generic(request, claimed, mime, head)  # noqa: E731
+    return _Sniffer(request, fallback)
 
 
 def _not_audio(request: Expectation, mime: str) -> ByteDecoder:
@@ -123,7 +126,7 @@ def _sse_inner(request: Expectation) -> ByteDecoder:
     # Deltas are the bytes of the requested format, except that some servers (speaches,
     # chatterbox-tts-api) send raw PCM deltas when WAV was asked for: the first bytes decide.
     if request.expect == "wav":
-        return _Sniffer(request, None, "text/event-stream", lambda head: _raw_pcm(request))
+        return _Sniffer(request, lambda head: _raw_pcm(request))
     return _raw_pcm(request)
 
 
@@ -144,28 +147,30 @@ def _headerless_wav(request: Expectation, head: bytes, mime: str) -> ByteDecoder
     )
 
 
-def _expected(request: Expectation, head: bytes, mime: str) -> ByteDecoder:
+_MAGIC = ((b"ID3", "MP3"), (b"OggS", "Ogg/Opus"), (b"fLaC", "FLAC"))
+
+
+def _generic(request: Expectation, claimed: str | None, mime: str, head: bytes) -> ByteDecoder:
+    """A generic or surprising Content-Type: compressed audio is refused, the rest is what
+    was asked for. ``claimed`` is the compressed format the Content-Type names, if any."""
+    found = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    if found is None and claimed and _looks_like_mpeg(head):
+        found = claimed
+    if found is not None:
+        raise DecodeError(
+            f"{request.provider} sent {found} audio ({mime or 'no Content-Type'}); "
+            "ttsstream streams wav and pcm: use response_format='wav' or 'pcm'"
+        )
     if request.expect == "wav":
         return _headerless_wav(request, head, mime)
     return _raw_pcm(request)
 
 
 class _Sniffer:
-    """Look at the first bytes, then decide: WAV magic wins, else ``fallback`` (by default:
-    compressed formats are refused, the rest is what was asked for)."""
+    """Look at the first bytes, then decide: WAV magic wins, else ``fallback(head)``."""
 
-    _MAGIC = ((b"ID3", "MP3"), (b"OggS", "Ogg/Opus"), (b"fLaC", "FLAC"))
-
-    def __init__(
-        self,
-        request: Expectation,
-        claimed: str | None,
-        mime: str,
-        fallback: Callable[[bytes], ByteDecoder] | None = None,
-    ) -> None:
+    def __init__(self, request: Expectation, fallback: Callable[[bytes], ByteDecoder]) -> None:
         self._request = request
-        self._claimed = claimed  # the compressed format the Content-Type names, if any
-        self._mime = mime
         self._fallback = fallback
         self._head = bytearray()
         self._inner: ByteDecoder | None = None
@@ -188,28 +193,15 @@ class _Sniffer:
         return self._inner.feed(data)
 
     def flush(self) -> Any:
-        if self._inner is None:
+        if self._inner is None:  # a body of under 4 bytes
             self._inner = self._decide(bytes(self._head))
-            if self._head:
-                head = self._inner.feed(bytes(self._head))
-                tail = self._inner.flush()
-                return head if tail.shape[0] == 0 else tail
+            return np.concatenate([self._inner.feed(bytes(self._head)), self._inner.flush()])
         return self._inner.flush()
 
     def _decide(self, head: bytes) -> ByteDecoder:
         if head[:4] in _WAV_MAGICS:
             return WavDecoder()
-        if self._fallback is not None:
-            return self._fallback(head)
-        found = next((name for magic, name in self._MAGIC if head.startswith(magic)), None)
-        if found is None and self._claimed and _looks_like_mpeg(head):
-            found = self._claimed
-        if found is not None:
-            raise DecodeError(
-                f"{self._request.provider} sent {found} audio ({self._mime or 'no Content-Type'})"
-                "; ttsstream streams wav and pcm: use response_format='wav' or 'pcm'"
-            )
-        return _expected(self._request, head, self._mime)
+        return self._fallback(head)
 
 
 def _looks_like_mpeg(head: bytes) -> bool:
