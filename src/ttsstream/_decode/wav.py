@@ -381,18 +381,18 @@ class WavDecoder:
     def _trailer_prefix(self, t: bytes) -> bool:
         """Whether ``t`` (shorter than the trailer) may be the start of the trailer."""
         tl, k = self._trailer_len, len(t)
-        if k > tl or t[:4] != _ZERO4[: min(k, 4)]:
+        if t[:4] != _ZERO4[: min(k, 4)]:
             return False
         end = min(k, tl - 4)
         return k <= 8 or t[8:end].count(0) == end - 8
 
     def _is_trailer(self, t: bytes) -> bool:
-        """Whether ``t`` is the block an ffmpeg-based writer
-        leaves when it patches a finished header into an emptied buffer (Kokoro-FastAPI
+        """Whether ``t`` (as long as this file's header) is the block an ffmpeg-based writer
+        leaves when it patches its finished header into an emptied buffer (Kokoro-FastAPI
         0.3.0): zeros, except the RIFF size at 4 and the data size at the end, and the data
         size is exactly the audio before it."""
         tl = self._trailer_len
-        if not tl or len(t) != tl or t[:4] != _ZERO4 or t[8 : tl - 4].count(0) != tl - 12:
+        if t[:4] != _ZERO4 or t[8 : tl - 4].count(0) != tl - 12:
             return False
         order: Literal["big", "little"] = "big" if self._big else "little"
         riff, data = int.from_bytes(t[4:8], order), int.from_bytes(t[tl - 4 :], order)
