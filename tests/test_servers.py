@@ -366,3 +366,12 @@ async def test_pcm_format_wins_over_the_content_type_rate() -> None:
     got = await play(without, pieces_of(server.writes, "whole"))
     assert [f.sample_rate for f, _ in got] == [22050]  # what the label says, when not told
     assert_heard(await play(server, pieces_of(server.writes, "whole")), server)
+
+
+def test_pcm_format_is_the_expected_format_and_reaches_the_request() -> None:
+    told = fmt16(16000)
+    tts = ttsstream.OpenAI(base_url="http://127.0.0.1:9/v1", pcm_format=told)
+    assert tts.pcm_format == told
+    assert tts.expected_format == told
+    assert ttsstream.OpenAI(base_url="http://127.0.0.1:9/v1").expected_format == fmt16(24000)
+    assert ttsstream.OpenAI(base_url="http://127.0.0.1:9/v1").pcm_format is None
