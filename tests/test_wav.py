@@ -1470,3 +1470,34 @@ def test_adpcm_and_wide_integer_pcm_stay_clear_errors(tag: int, bits: int) -> No
         assert msg.startswith(f"unsupported PCM sample size: {bits} bits")
     else:
         assert "ADPCM" in msg
+
+
+def test_a_piece_start_is_held_only_while_it_may_still_be_a_header() -> None:
+    dec = WavDecoder()
+    dec.feed(_streaming_header(0xFFFFFFFF, 0xFFFFFFFF) + b"\x01\x00")
+    assert dec.feed(b"RI").shape[0] == 0  # may be a header: held
+    assert dec.feed(b"FF\x00\x00\x00\x00WA").shape[0] == 0  # still may be
+    assert dec.feed(b"X\x00").shape[0] == 6  # "WAX": it was audio after all
+    for start in (b"RX", b"BWX4", b"RIFF\x00\x00\x00\x00WX", b"R" + b"\x00" * 9):
+        assert dec.feed(start).shape[0] == len(start) // 2, start
+    assert dec.feed(b"\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00").shape[0] == 5  # not a trailer
+
+
+@pytest.mark.parametrize(
+    ("cid", "skipped"),
+    [
+        (b"id3 ", True),
+        (b"C2PA", True),
+        (b"LIS\x7f", False),
+        (b"\x1fABC", False),
+        (b"L\xc9ST", False),
+    ],
+)
+def test_what_counts_as_a_chunk_after_the_audio(cid: bytes, skipped: bool) -> None:
+    one = build_wav(fmt_body(1, 1, 8000, 16), struct.pack("<h", 7))
+    after = cid + struct.pack("<I", 2) + b"\x00\x00"
+    two = build_wav(fmt_body(1, 1, 8000, 16), struct.pack("<h", 9))
+    got, dec = decode_by_format([one + after + two])
+    want = [[7], [9]] if skipped else [[7]]
+    assert got[0][1].tolist() == want
+    assert dec.files == (2 if skipped else 1)

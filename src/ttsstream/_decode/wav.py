@@ -148,7 +148,6 @@ class WavDecoder:
         self._container = ""
         self._big = False  # RIFX: sizes, fmt fields and samples are big-endian
         self._file_start = 0  # stream offset of the current file's RIFF header
-        self._file_size = 0  # the RIFF size field of the current file
         self._fmt_seen = False
         self._after_data = False  # the current file's audio has ended: only metadata may follow
         self._ds64_data_size: int | None = None
@@ -412,7 +411,7 @@ class WavDecoder:
             self._riff_header(piece)
         elif self._state is _State.MAGIC:
             if piece == b"WAVE":
-                self._new_file(self._chunk_id, self._file_size, self._pos - 12)
+                self._new_file(self._chunk_id, self._pos - 12)
             else:
                 self.trailing_bytes += 12
                 self._expect(_State.TRAILER)
@@ -441,14 +440,12 @@ class WavDecoder:
             raise DecodeError(
                 f"not a WAV stream: {found}; ask the server for response_format 'wav' or 'pcm'"
             )
-        size = int.from_bytes(head[4:8], "big" if magic == b"RIFX" else "little")
-        self._new_file(magic, size, self._pos - 12)
+        self._new_file(magic, self._pos - 12)
 
-    def _new_file(self, magic: bytes, size: int, start: int) -> None:
+    def _new_file(self, magic: bytes, start: int) -> None:
         self._container = magic.decode()
         self._big = magic == b"RIFX"
         self._file_start = start
-        self._file_size = size
         self._fmt_seen = False
         self._after_data = False
         self._ds64_data_size = None
@@ -488,11 +485,10 @@ class WavDecoder:
     def _after_data_chunk(self, chunk_id: bytes, size: int) -> None:
         """A chunk header after the audio: metadata to skip, the next file, or junk."""
         if chunk_id in _MAGICS:
-            self._file_size = size
             self._expect(_State.MAGIC, 4)
             return
         self.trailing_bytes += 8
-        if chunk_id.isalnum() or chunk_id.rstrip(b" ").isalnum():
+        if chunk_id.isascii() and chunk_id.decode().isprintable():
             self._skip_chunk(size)
         else:
             self._expect(_State.TRAILER)
