@@ -1501,3 +1501,54 @@ def test_what_counts_as_a_chunk_after_the_audio(cid: bytes, skipped: bool) -> No
     want = [[7], [9]] if skipped else [[7]]
     assert got[0][1].tolist() == want
     assert dec.files == (2 if skipped else 1)
+
+
+@pytest.mark.parametrize(
+    ("start", "frames"),
+    [
+        (b"\x00\x01", 1),  # a zero byte, but not four
+        (b"\x00\x00\x00\x00\xaa\xbb\xcc\xdd\x01\x00", 5),  # the zeros after the RIFF size end
+        (bytes(4) + b"\x01\x02\x03\x04" + bytes(65) + b"\x01\x00\x00", 38),  # byte 73 is not 0
+    ],
+)
+def test_piece_starts_that_cannot_be_the_trailer_play_at_once(start: bytes, frames: int) -> None:
+    dec = WavDecoder()
+    dec.feed(_ffmpeg_header() + b"\x01\x00")
+    assert dec.feed(start).shape[0] == frames
+
+
+def test_a_trailer_prefix_is_held_until_it_is_told_apart() -> None:
+    dec = WavDecoder()
+    dec.feed(_ffmpeg_header() + b"\x01\x00")
+    assert dec.feed(bytes(4) + b"\x01\x02\x03\x04" + bytes(66)).shape[0] == 0
+    assert dec.feed(b"\x05\x00").shape[0] == 0  # the data size is still to come
+    assert dec.feed(b"\x00\x00").shape[0] == 39  # not the trailer's sizes: it was audio
+
+
+@pytest.mark.parametrize("container", [b"RIFF", b"BW64"])
+def test_next_file_at_a_piece_start_with_three_byte_frames(container: bytes) -> None:
+    """24-bit mono: the frame boundary test must count the bytes consumed, not their parity."""
+    enc = Enc("s24", 1, 24, "int32")
+    a, want_a = enc.make(np.random.default_rng(7), 5, 1)
+    b, want_b = enc.make(np.random.default_rng(8), 4, 1)
+    head = build_wav(enc.fmt(1, 24000), b"", data_size=0xFFFFFFFF, riff_size=0xFFFFFFFF)
+    nxt = build_wav(enc.fmt(1, 24000), b, container=container, ds64_data_size=2**64 - 1)
+    got, dec = decode_by_format([head + a, nxt])
+    assert_runs(got, [(AudioFormat(24000, 1, "int32"), np.concatenate([want_a, want_b]))])
+    assert dec.files == 2
+
+
+def test_rifx_streaming_trailer_is_big_endian() -> None:
+    samples = np.array([[1], [-2], [3]], np.int16)
+    fmt = struct.pack(">4sIHHIIHH", b"fmt ", 16, 1, 1, 8000, 16000, 2, 16)
+    head = b"RIFX\xff\xff\xff\xffWAVE" + fmt + b"data\xff\xff\xff\xff"
+    audio = samples.astype(">i2").tobytes()
+    big = bytearray(44)
+    big[4:8] = struct.pack(">I", len(audio) + 36)
+    big[40:] = struct.pack(">I", len(audio))
+    got, dec = decode_by_format([head + audio, bytes(big)])
+    assert_runs(got, [(AudioFormat(8000, 1, "int16"), samples)])
+    assert dec.trailing_bytes == 44
+    little = _kokoro_trailer(len(audio), 44)  # the wrong byte order: audio
+    got, _ = decode_by_format([head + audio, little])
+    assert got[0][1].shape[0] == 3 + 22

@@ -379,11 +379,7 @@ class WavDecoder:
 
     def _trailer_prefix(self, t: bytes) -> bool:
         """Whether ``t`` (shorter than the trailer) may be the start of the trailer."""
-        tl, k = self._trailer_len, len(t)
-        if t[:4] != _ZERO4[: min(k, 4)]:
-            return False
-        end = min(k, tl - 4)
-        return k <= 8 or t[8:end].count(0) == end - 8
+        return _ZERO4.startswith(t[:4]) and not t[8 : self._trailer_len - 4].strip(b"\0")
 
     def _is_trailer(self, t: bytes) -> bool:
         """Whether ``t`` (as long as this file's header) is the block an ffmpeg-based writer
