@@ -1552,3 +1552,22 @@ def test_rifx_streaming_trailer_is_big_endian() -> None:
     little = _kokoro_trailer(len(audio), 44)  # the wrong byte order: audio
     got, _ = decode_by_format([head + audio, little])
     assert got[0][1].shape[0] == 3 + 22
+
+
+def test_trailing_bytes_add_up_over_files_and_positions_stay_true() -> None:
+    fmt = fmt_body(1, 1, 24000, 16)
+    first = build_wav(fmt, struct.pack("<h", 5), after=[AFTER_CHUNKS["LIST"]])
+    audio = np.arange(4, dtype=np.int16).reshape(-1, 1)
+    second = _ffmpeg_header() + audio.tobytes()
+    got, dec = decode_by_format([first, second, _kokoro_trailer(audio.nbytes)])
+    assert dec.trailing_bytes == len(AFTER_CHUNKS["LIST"]) + 78
+    assert got[0][1].tolist() == [[5], *audio.tolist()]
+    # A broken third file after the trailer: the error names its true stream offset.
+    bad = build_wav(fmt_body(1, 0, 24000, 16), b"")
+    offset = len(first) + len(second) + 78
+    dec = WavDecoder()
+    for piece in (first, second, _kokoro_trailer(audio.nbytes)):
+        dec.feed(piece)
+    with pytest.raises(DecodeError) as info:
+        dec.feed(bad)
+    assert str(info.value) == f"fmt chunk declares 0 channels at byte {offset + 12 + 8 + 2}"

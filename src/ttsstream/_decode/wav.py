@@ -270,7 +270,7 @@ class WavDecoder:
                         assert self._info is not None
                         assert self._info.data_size is not None
                         self._pos = self._info.data_offset + self._info.data_size
-                        self._end_of_data(bounded=True)
+                        self._end_of_data()
                 if frames.shape[0]:
                     out.append(frames)
             elif state is _State.SKIP:
@@ -356,15 +356,16 @@ class WavDecoder:
         if buf[:1] in (b"R", b"B", b"\0") and at % self._frame_bytes == 0:
             tl = self._trailer_len
             if buf[:1] != b"\0":
-                if len(buf) >= 12 and buf[:4] in _MAGICS and buf[8:12] == b"WAVE":
-                    self._end_of_data(bounded=False)
-                    return self._empty(), i
-                if len(buf) < 12 and _header_prefix(buf) and not self._final:
-                    return self._hold(buf), len(view)
+                if _header_prefix(buf[:12]):
+                    if len(buf) >= 12:  # the next file
+                        self._end_of_data()
+                        return self._empty(), i
+                    if not self._final:
+                        return self._hold(buf), len(view)
             elif tl and len(buf) >= tl and self._is_trailer(buf[:tl]):
                 self.trailing_bytes += tl
                 self._data_left -= tl
-                self._end_of_data(bounded=False)
+                self._end_of_data()
                 return self._empty(), i + tl
             elif tl and len(buf) < tl and self._trailer_prefix(buf) and not self._final:
                 return self._hold(buf), len(view)
@@ -427,10 +428,6 @@ class WavDecoder:
     def _riff_header(self, head: bytes) -> None:
         magic, wave = head[:4], head[8:12]
         if magic not in _MAGICS or wave != b"WAVE":
-            if self.files:  # after a file's audio (and its trailer): junk, ignored
-                self.trailing_bytes += 12
-                self._expect(_State.TRAILER)
-                return
             hint = next((what for m, what in _MAGIC_HINTS if head.startswith(m)), None)
             found = f"it looks like {hint}" if hint else f"it starts with {head[:12]!r}"
             raise DecodeError(
@@ -579,31 +576,26 @@ class WavDecoder:
             self._scanning = False
         self._expect(_State.DATA)
         if data_size == 0:  # a real size of 0 (a ds64 said so): no audio in this file
-            self._end_of_data(bounded=True)
+            self._end_of_data()
 
-    def _end_of_data(self, *, bounded: bool) -> None:
+    def _end_of_data(self) -> None:
+        """The current file's audio ended: metadata chunks or the next file may follow."""
         assert self._pcm is not None
+        assert self._info is not None
         self._pcm.flush()
         pcm = self._pcm
         # A fresh decoder of the same format for a later file (a flushed one takes nothing).
         self._pcm = PcmDecoder(pcm.format, pcm.encoding)
         self._frames_before += pcm.frames_decoded
         self._dropped_before += pcm.dropped_bytes
-        if not bounded:
-            assert self._info is not None
+        if self._scanning:
             self._pos = self._info.data_offset + _UNBOUNDED - self._data_left
         self._data_left = 0
         self._scanning = False
         self._tail = b""
-        if bounded:
-            self._after_data = True
-            size = self._info.data_size if self._info is not None else 0
-            if size and size & 1:
-                self._expect(_State.PAD, 1)
-            else:
-                self._expect(_State.CHUNK, 8)
-        else:
-            self._expect(_State.RIFF, 12)
+        self._after_data = True
+        size = self._info.data_size
+        self._expect(_State.PAD, 1) if size and size & 1 else self._expect(_State.CHUNK, 8)
 
     def __repr__(self) -> str:
         return f"WavDecoder(format={self.format}, state={self._state.name.lower()})"
