@@ -1571,3 +1571,19 @@ def test_trailing_bytes_add_up_over_files_and_positions_stay_true() -> None:
     with pytest.raises(DecodeError) as info:
         dec.feed(bad)
     assert str(info.value) == f"fmt chunk declares 0 channels at byte {offset + 12 + 8 + 2}"
+
+
+def test_a_whole_header_as_one_piece_starts_the_next_file_at_once() -> None:
+    head = _streaming_header(0xFFFFFFFF, 0xFFFFFFFF)
+    dec = WavDecoder()
+    dec.feed(head + b"\x01\x00")
+    dec.feed(head[:12])
+    assert dec.files == 2
+    assert dec.feed(head[12:] + b"\x02\x00").tolist() == [[2]]
+    assert dec.frames_decoded == 2
+
+
+def test_a_zero_start_with_other_bytes_where_zeros_belong_plays_at_once() -> None:
+    dec = WavDecoder()
+    dec.feed(_ffmpeg_header() + b"\x01\x00")
+    assert dec.feed(bytes(4) + b"\x01\x02\x03\x04" + b"X\x00").shape[0] == 5

@@ -582,16 +582,10 @@ class WavDecoder:
         """The current file's audio ended: metadata chunks or the next file may follow."""
         assert self._pcm is not None
         assert self._info is not None
-        self._pcm.flush()
-        pcm = self._pcm
-        # A fresh decoder of the same format for a later file (a flushed one takes nothing).
-        self._pcm = PcmDecoder(pcm.format, pcm.encoding)
-        self._frames_before += pcm.frames_decoded
-        self._dropped_before += pcm.dropped_bytes
+        self._pcm.flush()  # it keeps reporting its format and counts until the next file's data
         if self._scanning:
             self._pos = self._info.data_offset + _UNBOUNDED - self._data_left
-        self._data_left = 0
-        self._scanning = False
+        self._data_left = 0  # closes the fast path (and with it _scanning's meaning)
         self._tail = b""
         self._after_data = True
         size = self._info.data_size
