@@ -79,7 +79,7 @@ class _State(enum.Enum):
     SKIP = enum.auto()  # skipping a chunk we do not need, byte count in _skip
     DATA = enum.auto()  # audio
     MAGIC = enum.auto()  # after "RIFF" + size between files: waiting for "WAVE"
-    PAD = enum.auto()  # after odd-sized audio: a pad byte, or (writers that omit it) a chunk
+    PAD = enum.auto()  # after audio: a pad byte (odd-sized audio), or the next chunk's first
     TRAILER = enum.auto()  # junk after the audio: ignore the rest
 
 
@@ -419,7 +419,7 @@ class WavDecoder:
             if piece == b"\0":
                 self.trailing_bytes += 1
             else:
-                self._buf += piece  # no pad byte: this is the next chunk's first byte
+                self._buf += piece  # no pad byte (even size, or a writer that omits it)
         elif self._chunk_id == b"fmt ":
             self._fmt_chunk(piece[: self._body_size])  # without the pad byte of an odd size
         else:
@@ -588,8 +588,7 @@ class WavDecoder:
         self._data_left = 0  # closes the fast path (and with it _scanning's meaning)
         self._tail = b""
         self._after_data = True
-        size = self._info.data_size
-        self._expect(_State.PAD, 1) if size and size & 1 else self._expect(_State.CHUNK, 8)
+        self._expect(_State.PAD, 1)
 
     def __repr__(self) -> str:
         return f"WavDecoder(format={self.format}, state={self._state.name.lower()})"
