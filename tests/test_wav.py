@@ -1587,3 +1587,15 @@ def test_a_zero_start_with_other_bytes_where_zeros_belong_plays_at_once() -> Non
     dec = WavDecoder()
     dec.feed(_ffmpeg_header() + b"\x01\x00")
     assert dec.feed(bytes(4) + b"\x01\x02\x03\x04" + b"X\x00").shape[0] == 5
+
+
+@pytest.mark.parametrize("pad", [b"\x00", b""], ids=["pad-byte", "pad-omitted"])
+def test_odd_sized_audio_then_the_next_file(pad: bytes) -> None:
+    fmt = fmt_body(1, 1, 8000, 8)
+    first = build_wav(fmt, b"\x80\xff\x00") + pad  # 3 bytes of 8-bit audio: odd
+    second = build_wav(fmt, b"\x81")
+    expected = np.array([[0], [127 * 256], [-32768], [256]], np.int16)
+    for dec in assert_split_invariant(first + second, expected):
+        assert isinstance(dec, WavDecoder)
+        assert dec.files == 2
+        assert dec.trailing_bytes == len(pad)
