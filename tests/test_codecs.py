@@ -517,6 +517,7 @@ class Asked:
     expect: Any = "wav"
     pcm_format: ttsstream.AudioFormat = PCM_24K
     pcm_encoding: Any = "s16le"
+    server_pcm_format: ttsstream.AudioFormat | None = None
 
 
 @pytest.mark.parametrize(

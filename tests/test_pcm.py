@@ -190,6 +190,14 @@ def test_float64_is_narrowed_to_float32_without_warnings() -> None:
     assert np.isnan(out[5])
 
 
+def test_a_signalling_nan_in_float64_is_narrowed_without_warnings() -> None:
+    # A NaN with a payload and the quiet bit clear: numpy flags "invalid value" on the cast.
+    dec = PcmDecoder(AudioFormat(sample_rate=8000, channels=1, dtype="float32"), "f64le")
+    out = dec.feed(bytes.fromhex("010000000000f07f")).ravel()
+    assert out.dtype == np.float32
+    assert np.isnan(out[0])
+
+
 @pytest.mark.parametrize("encoding", list(ENCODINGS))
 def test_output_is_native_contiguous_and_owns_its_memory(encoding: Encoding) -> None:
     channels = 2

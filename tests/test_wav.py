@@ -701,7 +701,6 @@ def test_unsupported_sample_sizes(tag: int, bits: int, needle: str | None) -> No
         (b'{"error": {"message": "Invalid API key"}}', "JSON"),
         (b"<html><body>502 Bad Gateway</body></html>", "HTML"),
         (b"RIFF\x24\x00\x00\x00AVI LIST", "it starts with b'RIFF$"),
-        (b"RIFX\x24\x00\x00\x00WAVEfmt ", "big-endian"),
     ],
 )
 def test_not_a_wav_stream(start: bytes, hint: str) -> None:
@@ -1112,3 +1111,491 @@ def test_g711_all_256_codes_match_libsndfile_and_reference(sf: Any, tag: int) ->
     expected = (ALAW_REF if tag == 6 else ULAW_REF).reshape(-1, 1)
     assert_same_samples(_reference(sf, payload, "int16"), expected)
     assert_split_invariant(payload, expected)
+
+
+# -- several files in one stream, trailers, RIFX (issue 11) ----------------------------------
+
+
+def decode_by_format(
+    pieces: Iterable[bytes],
+) -> tuple[list[tuple[AudioFormat, Samples]], WavDecoder]:
+    """Feed ``pieces``, reading ``format`` after every call as stream_audio does; group the
+    frames by format (consecutive runs)."""
+    dec = WavDecoder()
+    runs: list[tuple[AudioFormat, Samples]] = []
+
+    def take(arr: Samples) -> None:
+        if not arr.shape[0]:
+            return
+        assert dec.format is not None
+        assert arr.dtype == np.dtype(dec.format.dtype)
+        assert arr.shape[1] == dec.format.channels
+        if runs and runs[-1][0] == dec.format:
+            runs[-1] = (dec.format, np.concatenate([runs[-1][1], arr]))
+        else:
+            runs.append((dec.format, arr))
+
+    for p in pieces:
+        take(dec.feed(p))
+        while dec.pending:  # as stream_audio does
+            take(dec.feed(b""))
+    take(dec.flush())
+    return runs, dec
+
+
+def assert_runs(
+    got: list[tuple[AudioFormat, Samples]], want: list[tuple[AudioFormat, Samples]]
+) -> None:
+    assert [f for f, _ in got] == [f for f, _ in want]
+    for (_, a), (_, b) in zip(got, want, strict=True):
+        assert_same_samples(a, b)
+
+
+def merge_runs(parts: list[tuple[AudioFormat, Samples]]) -> list[tuple[AudioFormat, Samples]]:
+    out: list[tuple[AudioFormat, Samples]] = []
+    for f, s in parts:
+        if not s.shape[0]:
+            continue
+        if out and out[-1][0] == f:
+            out[-1] = (f, np.concatenate([out[-1][1], s]))
+        else:
+            out.append((f, s))
+    return out
+
+
+@st.composite
+def concatenated_files(draw: st.DrawFn) -> tuple[bytes, list[tuple[AudioFormat, Samples]], int]:
+    """2 to 4 complete files with true sizes, each in its own format, some with metadata
+    after their audio (Kokoro-FastAPI before 2025, mlx-audio, ChatTTS)."""
+    payload, parts = b"", []
+    count = draw(st.integers(2, 4))
+    for k in range(count):
+        enc = draw(st.sampled_from(ENCODINGS))
+        channels = draw(st.sampled_from([1, 2]))
+        rate = draw(st.sampled_from([16000, 24000]))
+        frames = draw(st.integers(1, 9))
+        audio, expected = enc.make(np.random.default_rng(k), frames, channels)
+        after = draw(st.lists(st.sampled_from(["LIST", "id3", "C2PA"]), max_size=2))
+        payload += build_wav(enc.fmt(channels, rate), audio, after=[AFTER_CHUNKS[a] for a in after])
+        parts.append((AudioFormat(rate, channels, enc.dtype), expected))  # type: ignore[arg-type]
+    return payload, merge_runs(parts), count
+
+
+@given(stream=concatenated_files(), data=st.data())
+@settings(max_examples=80, deadline=None)
+def test_concatenated_files_all_play_in_order_any_split(
+    stream: tuple[bytes, list[tuple[AudioFormat, Samples]], int], data: st.DataObject
+) -> None:
+    payload, want, count = stream
+    points = data.draw(st.lists(st.integers(0, len(payload)), max_size=12), label="splits")
+    for pieces in (
+        [payload],
+        [payload[i : i + 1] for i in range(len(payload))],
+        split_at(payload, points),
+    ):
+        got, dec = decode_by_format(pieces)
+        assert_runs(got, want)
+        assert dec.files == count
+        assert dec.frames_decoded == sum(s.shape[0] for _, s in want)
+
+
+def test_a_format_change_inside_one_piece_waits_for_the_next_call() -> None:
+    a = struct.pack("<3h", 1, 2, 3)
+    b = struct.pack("<2h", 4, 5)
+    payload = build_wav(fmt_body(1, 1, 24000, 16), a) + build_wav(fmt_body(1, 1, 16000, 16), b)
+    dec = WavDecoder()
+    first = dec.feed(payload)
+    assert first.tolist() == [[1], [2], [3]]
+    assert dec.format == AudioFormat(24000, 1, "int16")
+    second = dec.feed(b"")
+    assert second.tolist() == [[4], [5]]
+    assert dec.format == AudioFormat(16000, 1, "int16")
+    assert dec.flush().shape[0] == 0
+    # flush() delivers what was held, too
+    dec = WavDecoder()
+    assert dec.feed(payload).shape[0] == 3
+    assert dec.flush().tolist() == [[4], [5]]
+    assert dec.format == AudioFormat(16000, 1, "int16")
+
+
+def test_same_format_files_in_one_piece_come_out_together() -> None:
+    a, b = struct.pack("<2h", 1, 2), struct.pack("<2h", 3, 4)
+    fmt = fmt_body(1, 1, 24000, 16)
+    dec = WavDecoder()
+    assert dec.feed(build_wav(fmt, a) + build_wav(fmt, b)).tolist() == [[1], [2], [3], [4]]
+
+
+def test_two_format_changes_in_the_last_piece_undrained_lose_the_last_file_loudly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    files = [
+        build_wav(fmt_body(1, 1, r, 16), struct.pack("<h", r // 1000)) for r in (8000, 16000, 24000)
+    ]
+    dec = WavDecoder()
+    assert dec.feed(files[0][:-2]).shape[0] == 0
+    with caplog.at_level(logging.WARNING, logger="ttsstream"):
+        assert dec.feed(files[0][-2:] + files[1] + files[2]).tolist() == [[8]]
+        assert dec.flush().tolist() == [[16]]
+    assert "were not decoded" in caplog.text
+    assert dec.dropped_bytes == 8 + 2  # the last file's data chunk (its fmt had been read)
+
+
+def _streaming_header(riff: int, data: int, rate: int = 24000) -> bytes:
+    return build_wav(fmt_body(1, 1, rate, 16), b"", data_size=data, riff_size=riff)
+
+
+@pytest.mark.parametrize(
+    ("riff", "data"),
+    [(0xFFFFFFFF, 0xFFFFFFFF), (0x7FFFFFFF, 0x7FFFFFFF), (0x7FFFFFDB, 0xFFFFFFFF), (36, 0)],
+    ids=["openai-ffff", "elevenlabs-7fff", "chatterbox", "python-wave-0"],
+)
+def test_next_header_at_a_write_start_inside_streaming_audio(riff: int, data: int) -> None:
+    a, b = struct.pack("<3h", 1, 2, 3), struct.pack("<2h", -4, -5)
+    head = _streaming_header(riff, data)
+    writes = [head + a, head, b, head]  # the last file is a header and nothing else
+    expected = np.array([[1], [2], [3], [-4], [-5]], np.int16)
+    for cut in range(13):  # every way of splitting the next header over two pieces
+        pieces = [writes[0], writes[1][:cut], writes[1][cut:], writes[2], writes[3]]
+        got, dec = decode_by_format(pieces)
+        assert_runs(got, [(AudioFormat(24000, 1, "int16"), expected)])
+        assert dec.files == 3
+    got, dec = decode_by_format([bytes([x]) for x in b"".join(writes)])
+    assert_runs(got, [(AudioFormat(24000, 1, "int16"), expected)])
+    assert dec.info is not None
+    assert dec.info.data_size is None
+
+
+def test_header_lookalike_off_a_frame_boundary_is_audio() -> None:
+    odd = b"\x01" + b"RIFF\xff\xff\xff\xffWAVE" + b"\x02"  # 14 bytes: 7 frames
+    payload = _streaming_header(0xFFFFFFFF, 0xFFFFFFFF) + odd
+    got, _ = decode_by_format([payload[:45], payload[45:]])
+    assert_runs(got, [(AudioFormat(24000, 1, "int16"), np.frombuffer(odd, "<i2").reshape(-1, 1))])
+
+
+@pytest.mark.parametrize(
+    "start",
+    [b"RIFX\xff\xff\xff\xffWAVX", b"RIF", b"BW", b"\0\0\0\0\x01", b"R" * 12, b"B"],
+)
+def test_piece_starts_that_only_look_suspect_are_audio(start: bytes) -> None:
+    body = start + b"\x07" * (len(start) % 2)
+    payload = _streaming_header(0xFFFFFFFF, 0xFFFFFFFF)
+    got, _ = decode_by_format([payload, body])
+    expected = np.frombuffer(body, "<i2").reshape(-1, 1)
+    assert_runs(got, [(AudioFormat(24000, 1, "int16"), expected)])
+
+
+def _kokoro_trailer(audio_len: int, header_len: int = 78) -> bytes:
+    block = bytearray(header_len)
+    block[4:8] = struct.pack("<I", audio_len + header_len - 8)
+    block[-4:] = struct.pack("<I", audio_len)
+    return bytes(block)
+
+
+def _ffmpeg_header() -> bytes:
+    isft = b"Lavf61.7.100\0\0"
+    info = b"INFO" + b"ISFT" + struct.pack("<I", len(isft)) + isft
+    return build_wav(
+        fmt_body(1, 1, 24000, 16),
+        b"",
+        before=[chunk(b"LIST", info)],
+        data_size=0xFFFFFFFF,
+        riff_size=0xFFFFFFFF,
+    )
+
+
+def test_kokoro_trailer_is_not_played_wherever_the_pieces_end() -> None:
+    head = _ffmpeg_header()
+    assert len(head) == 78
+    audio = np.arange(-60, 60, dtype=np.int16).reshape(-1, 1)
+    trailer = _kokoro_trailer(audio.nbytes)
+    writes = [head + audio[:50].tobytes(), audio[50:].tobytes(), trailer]
+    want = [(AudioFormat(24000, 1, "int16"), audio)]
+    for cut in range(0, 79, 7):
+        got, dec = decode_by_format([writes[0], writes[1], trailer[:cut], trailer[cut:]])
+        assert_runs(got, want)
+        assert dec.trailing_bytes == 78
+    got, dec = decode_by_format([bytes([x]) for x in b"".join(writes)])
+    assert_runs(got, want)
+    # and a next file after the trailer plays too
+    got, dec = decode_by_format([*writes, head, audio.tobytes()])
+    assert_runs(got, [(AudioFormat(24000, 1, "int16"), np.concatenate([audio, audio]))])
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        _kokoro_trailer(240 + 2),  # the data size is not the audio's
+        _kokoro_trailer(240)[:4] + struct.pack("<I", 240 + 71) + _kokoro_trailer(240)[8:],
+        _kokoro_trailer(240)[:10] + b"\x01" + _kokoro_trailer(240)[11:],  # not zero inside
+        b"\x01" + _kokoro_trailer(240)[1:],
+        bytes(78),  # silence
+        bytes(40),  # a short silence at the end
+        _kokoro_trailer(240)[:76],  # two bytes short: audio after all
+    ],
+)
+def test_what_only_resembles_the_trailer_is_audio(block: bytes) -> None:
+    audio = np.arange(-60, 60, dtype=np.int16).reshape(-1, 1)
+    block = block + b"\x00" * (len(block) % 2)
+    expected = np.concatenate([audio, np.frombuffer(block, "<i2").reshape(-1, 1)])
+    for pieces in (
+        [_ffmpeg_header(), audio.tobytes(), block],
+        [_ffmpeg_header() + audio.tobytes() + block],
+    ):
+        got, _ = decode_by_format(pieces)
+        assert_runs(got, [(AudioFormat(24000, 1, "int16"), expected)])
+
+
+def test_kokoro_030_writer_bytes_from_pyav() -> None:
+    """Kokoro-FastAPI 0.3.0's StreamingAudioWriter: PyAV's wav muxer into a buffer emptied
+    after every chunk, closed before the last read, so its header patch lands in a 78-byte
+    block of its own."""
+    av = pytest.importorskip("av")
+    out = io.BytesIO()
+    container = av.open(out, mode="w", format="wav")
+    stream = container.add_stream("pcm_s16le", rate=24000, layout="mono")
+    writes, pts, heard = [], 0, []
+    for k in range(3):
+        samples = (np.arange(480) * (k + 3) % 4000 - 2000).astype(np.int16)
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = 24000, pts
+        pts += samples.size
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        writes.append(out.getvalue())
+        out.seek(0)
+        out.truncate(0)
+        heard.append(samples)
+    for packet in stream.encode(None):
+        container.mux(packet)
+    container.close()
+    writes.append(out.getvalue())
+    assert len(writes[-1]) == 78
+    want = [(AudioFormat(24000, 1, "int16"), np.concatenate(heard).reshape(-1, 1))]
+    for pieces in (writes, [bytes([x]) for x in b"".join(writes)]):
+        got, dec = decode_by_format(pieces)
+        assert_runs(got, want)
+        assert dec.trailing_bytes == 78
+
+
+def test_junk_and_truncated_headers_after_the_audio_are_ignored() -> None:
+    fmt = fmt_body(1, 1, 8000, 16)
+    one = build_wav(fmt, struct.pack("<2h", 1, 2))
+    for tail in [
+        b"RIFF\x10\x00\x00\x00AVI ",
+        b"RIFF\x10\x00",
+        b"\xff\xfe\xfd\xfc\x00\x00\x00\x00",
+        b"LIST\x04",
+    ]:
+        got, dec = decode_by_format([one + tail])
+        assert_runs(got, [(AudioFormat(8000, 1, "int16"), np.array([[1], [2]], np.int16))])
+        assert dec.trailing_bytes == len(tail)
+    head = _streaming_header(0xFFFFFFFF, 0xFFFFFFFF)
+    got, dec = decode_by_format(
+        [head + b"\x01\x00", _kokoro_trailer(2, 44), b"not a header at all"]
+    )
+    assert_runs(got, [(AudioFormat(24000, 1, "int16"), np.array([[1]], np.int16))])
+    assert dec.trailing_bytes == 44 + 19
+
+
+def _rifx(bits: int, samples: Samples, channels: int = 1) -> bytes:
+    width = (bits + 7) // 8
+    fmt = struct.pack(
+        ">4sIHHIIHH",
+        b"fmt ",
+        16,
+        1,
+        channels,
+        8000,
+        8000 * width * channels,
+        width * channels,
+        bits,
+    )
+    data = (
+        samples.astype(">i2").tobytes()
+        if bits == 16
+        else (samples.astype(np.int32) // 256 + 128).astype(np.uint8).tobytes()
+    )
+    body = fmt + struct.pack(">4sI", b"data", len(data)) + data
+    return b"RIFX" + struct.pack(">I", 4 + len(body)) + b"WAVE" + body
+
+
+def test_rifx_big_endian_decodes() -> None:
+    samples = np.array([[1, -2], [256, -32768], [32767, 0]], np.int16)
+    dec = assert_split_invariant(_rifx(16, samples, 2), samples)[0]
+    assert wav_info([dec]).container == "RIFX"
+    eight = np.array([[-32768], [0], [127 * 256]], np.int16)
+    assert_split_invariant(_rifx(8, eight), eight)
+
+
+def test_rifx_matches_libsndfile(sf: Any) -> None:
+    samples = np.random.default_rng(5).integers(-32768, 32767, (50, 2), np.int16)
+    buf = io.BytesIO()
+    sf.write(buf, samples, 16000, format="WAV", subtype="PCM_16", endian="BIG")
+    payload = buf.getvalue()
+    assert payload.startswith(b"RIFX")
+    assert_split_invariant(payload, _reference(sf, payload, "int16"))
+
+
+@pytest.mark.parametrize("bits", [24, 32])
+def test_rifx_wider_than_16_bits_is_a_clear_error(bits: int) -> None:
+    payload = _rifx(16, np.zeros((1, 1), np.int16))
+    payload = payload[:32] + struct.pack(">HH", bits // 8, bits) + payload[36:]
+    msg = decode_error(payload)
+    assert msg.startswith("unsupported big-endian (RIFX) format: tag 0x0001, ")
+    assert f"{bits} bits" in msg
+    assert "8 and 16-bit RIFX PCM" in msg
+
+
+@pytest.mark.parametrize(
+    ("channels", "bits", "align"), [(1, 12, 1), (2, 16, 3), (2, 24, 2), (1, 32, 3)]
+)
+def test_block_align_too_small_for_a_frame(channels: int, bits: int, align: int) -> None:
+    msg = decode_error(build_wav(fmt_body(1, channels, 8000, bits, block_align=align), b""))
+    assert msg == (
+        f"fmt chunk at byte 12 declares {align}-byte blocks, too small for one frame of "
+        f"{channels} x {bits}-bit samples"
+    )
+
+
+def test_block_align_of_one_sample_in_stereo_is_tolerated() -> None:
+    samples = np.array([[1, 2], [3, 4]], np.int16)
+    payload = build_wav(fmt_body(1, 2, 8000, 16, block_align=2), samples.astype("<i2").tobytes())
+    assert_split_invariant(payload, samples)
+
+
+@pytest.mark.parametrize(("tag", "bits"), [(0x0002, 4), (0x0011, 4), (1, 48), (1, 64)])
+def test_adpcm_and_wide_integer_pcm_stay_clear_errors(tag: int, bits: int) -> None:
+    msg = decode_error(build_wav(fmt_body(tag, 1, 8000, bits, block_align=0), b""))
+    if tag == 1:
+        assert msg.startswith(f"unsupported PCM sample size: {bits} bits")
+    else:
+        assert "ADPCM" in msg
+
+
+def test_a_piece_start_is_held_only_while_it_may_still_be_a_header() -> None:
+    dec = WavDecoder()
+    dec.feed(_streaming_header(0xFFFFFFFF, 0xFFFFFFFF) + b"\x01\x00")
+    assert dec.feed(b"RI").shape[0] == 0  # may be a header: held
+    assert dec.feed(b"FF\x00\x00\x00\x00WA").shape[0] == 0  # still may be
+    assert dec.feed(b"X\x00").shape[0] == 6  # "WAX": it was audio after all
+    for start in (b"RX", b"BWX4", b"RIFF\x00\x00\x00\x00WX", b"R" + b"\x00" * 9):
+        assert dec.feed(start).shape[0] == len(start) // 2, start
+    assert dec.feed(b"\x00\x00\x00\x00\x00\x00\x00\x00\x01\x00").shape[0] == 5  # not a trailer
+
+
+@pytest.mark.parametrize(
+    ("cid", "skipped"),
+    [
+        (b"id3 ", True),
+        (b"C2PA", True),
+        (b"LIS\x7f", False),
+        (b"\x1fABC", False),
+        (b"L\xc9ST", False),
+    ],
+)
+def test_what_counts_as_a_chunk_after_the_audio(cid: bytes, skipped: bool) -> None:
+    one = build_wav(fmt_body(1, 1, 8000, 16), struct.pack("<h", 7))
+    after = cid + struct.pack("<I", 2) + b"\x00\x00"
+    two = build_wav(fmt_body(1, 1, 8000, 16), struct.pack("<h", 9))
+    got, dec = decode_by_format([one + after + two])
+    want = [[7], [9]] if skipped else [[7]]
+    assert got[0][1].tolist() == want
+    assert dec.files == (2 if skipped else 1)
+
+
+@pytest.mark.parametrize(
+    ("start", "frames"),
+    [
+        (b"\x00\x01", 1),  # a zero byte, but not four
+        (b"\x00\x00\x00\x00\xaa\xbb\xcc\xdd\x01\x00", 5),  # the zeros after the RIFF size end
+        (bytes(4) + b"\x01\x02\x03\x04" + bytes(65) + b"\x01\x00\x00", 38),  # byte 73 is not 0
+    ],
+)
+def test_piece_starts_that_cannot_be_the_trailer_play_at_once(start: bytes, frames: int) -> None:
+    dec = WavDecoder()
+    dec.feed(_ffmpeg_header() + b"\x01\x00")
+    assert dec.feed(start).shape[0] == frames
+
+
+def test_a_trailer_prefix_is_held_until_it_is_told_apart() -> None:
+    dec = WavDecoder()
+    dec.feed(_ffmpeg_header() + b"\x01\x00")
+    assert dec.feed(bytes(4) + b"\x01\x02\x03\x04" + bytes(66)).shape[0] == 0
+    assert dec.feed(b"\x05\x00").shape[0] == 0  # the data size is still to come
+    assert dec.feed(b"\x00\x00").shape[0] == 39  # not the trailer's sizes: it was audio
+
+
+@pytest.mark.parametrize("container", [b"RIFF", b"BW64"])
+def test_next_file_at_a_piece_start_with_three_byte_frames(container: bytes) -> None:
+    """24-bit mono: the frame boundary test must count the bytes consumed, not their parity."""
+    enc = Enc("s24", 1, 24, "int32")
+    a, want_a = enc.make(np.random.default_rng(7), 5, 1)
+    b, want_b = enc.make(np.random.default_rng(8), 4, 1)
+    head = build_wav(enc.fmt(1, 24000), b"", data_size=0xFFFFFFFF, riff_size=0xFFFFFFFF)
+    nxt = build_wav(enc.fmt(1, 24000), b, container=container, ds64_data_size=2**64 - 1)
+    got, dec = decode_by_format([head + a, nxt])
+    assert_runs(got, [(AudioFormat(24000, 1, "int32"), np.concatenate([want_a, want_b]))])
+    assert dec.files == 2
+
+
+def test_rifx_streaming_trailer_is_big_endian() -> None:
+    samples = np.array([[1], [-2], [3]], np.int16)
+    fmt = struct.pack(">4sIHHIIHH", b"fmt ", 16, 1, 1, 8000, 16000, 2, 16)
+    head = b"RIFX\xff\xff\xff\xffWAVE" + fmt + b"data\xff\xff\xff\xff"
+    audio = samples.astype(">i2").tobytes()
+    big = bytearray(44)
+    big[4:8] = struct.pack(">I", len(audio) + 36)
+    big[40:] = struct.pack(">I", len(audio))
+    got, dec = decode_by_format([head + audio, bytes(big)])
+    assert_runs(got, [(AudioFormat(8000, 1, "int16"), samples)])
+    assert dec.trailing_bytes == 44
+    little = _kokoro_trailer(len(audio), 44)  # the wrong byte order: audio
+    got, _ = decode_by_format([head + audio, little])
+    assert got[0][1].shape[0] == 3 + 22
+
+
+def test_trailing_bytes_add_up_over_files_and_positions_stay_true() -> None:
+    fmt = fmt_body(1, 1, 24000, 16)
+    first = build_wav(fmt, struct.pack("<h", 5), after=[AFTER_CHUNKS["LIST"]])
+    audio = np.arange(4, dtype=np.int16).reshape(-1, 1)
+    second = _ffmpeg_header() + audio.tobytes()
+    got, dec = decode_by_format([first, second, _kokoro_trailer(audio.nbytes)])
+    assert dec.trailing_bytes == len(AFTER_CHUNKS["LIST"]) + 78
+    assert got[0][1].tolist() == [[5], *audio.tolist()]
+    # A broken third file after the trailer: the error names its true stream offset.
+    bad = build_wav(fmt_body(1, 0, 24000, 16), b"")
+    offset = len(first) + len(second) + 78
+    dec = WavDecoder()
+    for piece in (first, second, _kokoro_trailer(audio.nbytes)):
+        dec.feed(piece)
+    with pytest.raises(DecodeError) as info:
+        dec.feed(bad)
+    assert str(info.value) == f"fmt chunk declares 0 channels at byte {offset + 12 + 8 + 2}"
+
+
+def test_a_whole_header_as_one_piece_starts_the_next_file_at_once() -> None:
+    head = _streaming_header(0xFFFFFFFF, 0xFFFFFFFF)
+    dec = WavDecoder()
+    dec.feed(head + b"\x01\x00")
+    dec.feed(head[:12])
+    assert dec.files == 2
+    assert dec.feed(head[12:] + b"\x02\x00").tolist() == [[2]]
+    assert dec.frames_decoded == 2
+
+
+def test_a_zero_start_with_other_bytes_where_zeros_belong_plays_at_once() -> None:
+    dec = WavDecoder()
+    dec.feed(_ffmpeg_header() + b"\x01\x00")
+    assert dec.feed(bytes(4) + b"\x01\x02\x03\x04" + b"X\x00").shape[0] == 5
+
+
+@pytest.mark.parametrize("pad", [b"\x00", b""], ids=["pad-byte", "pad-omitted"])
+def test_odd_sized_audio_then_the_next_file(pad: bytes) -> None:
+    fmt = fmt_body(1, 1, 8000, 8)
+    first = build_wav(fmt, b"\x80\xff\x00") + pad  # 3 bytes of 8-bit audio: odd
+    second = build_wav(fmt, b"\x81")
+    expected = np.array([[0], [127 * 256], [-32768], [256]], np.int16)
+    for dec in assert_split_invariant(first + second, expected):
+        assert isinstance(dec, WavDecoder)
+        assert dec.files == 2
+        assert dec.trailing_bytes == len(pad)

@@ -110,9 +110,10 @@ def _f64(channels: int) -> _Convert:
     frame = np.dtype(("<f8", (channels,)))
 
     def convert(b: _Buffer) -> _Samples:
-        # Doubles beyond float32's range become +-inf, as a C cast does; not worth a warning
-        # (which an application running with warnings as errors would get as an exception).
-        with np.errstate(over="ignore"):
+        # Doubles beyond float32's range become +-inf, as a C cast does, and NaN stays NaN; not
+        # worth a warning (which an application running with warnings as errors would get as an
+        # exception).
+        with np.errstate(over="ignore", invalid="ignore"):
             return np.frombuffer(b, frame).astype(np.float32)
 
     return convert

@@ -28,7 +28,7 @@ from .._errors import (
     StreamInterruptedError,
     TTSStreamError,
 )
-from .._format import AudioChunk
+from .._format import AudioChunk, AudioFormat
 from .base import Provider, StreamStats
 from .errors import redact, scrub_exception, scrubbed_logs, server_message
 from .request import AudioRequest, Expected
@@ -103,7 +103,10 @@ async def _decode_body(
     while True:
         if data:
             stats.bytes_received += len(data)
-            samples = decoder.feed(data)
+        # A WAV decoder holds input back where the format changes (a later file in another
+        # format): feed(b"") hands out those frames, one format per call.
+        while data or getattr(decoder, "pending", False):
+            samples, data = decoder.feed(data or b""), b""
             if samples.shape[0]:
                 assert decoder.format is not None
                 yield AudioChunk(samples, decoder.format, offset=offset)
@@ -216,6 +219,7 @@ class HttpProvider(Provider):
         client: httpx.AsyncClient | None = None,
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
+        pcm_format: AudioFormat | None = None,
     ) -> None:
         self._user_client = client
         self._own_client: httpx.AsyncClient | None = None
@@ -223,6 +227,8 @@ class HttpProvider(Provider):
             preload()  # load the CA bundle now (once per process), not on the first call
         self.timeouts = timeouts or Timeouts()
         self.retries = retries if retries is not None else Retries()
+        #: This server's raw PCM format, when its Content-Type is wrong or silent about it.
+        self.pcm_format = pcm_format
 
     @abc.abstractmethod
     def build_request(self, text: str) -> AudioRequest:
@@ -247,6 +253,8 @@ class HttpProvider(Provider):
     ) -> AsyncGenerator[AudioChunk, None]:
         """Synthesize ``text``, yielding chunks as the response body arrives."""
         request = self.build_request(text)
+        if self.pcm_format is not None:
+            request.server_pcm_format = self.pcm_format
         stats = stats if stats is not None else StreamStats()
         async with (
             self._client() as client,

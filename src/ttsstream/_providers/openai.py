@@ -36,6 +36,11 @@ class OpenAI(HttpProvider):
     ``stream_format="sse"`` asks for server-sent events with
     base64 audio (not supported by ``tts-1``/``tts-1-hd``). ``extra_body`` adds fields to the
     JSON request for servers with options of their own.
+
+    ``pcm_format`` says what this server's raw PCM really is, for compatible servers whose
+    Content-Type gives a wrong rate or none (openedai-speech, speaches, GPT-SoVITS) or that
+    send headerless PCM labelled ``audio/wav`` (fish-speech): it wins over the Content-Type,
+    and a WAV answer without a header is decoded as this PCM instead of failing.
     """
 
     name = "openai"
@@ -58,8 +63,9 @@ class OpenAI(HttpProvider):
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
         max_input_chars: int | None = None,
+        pcm_format: AudioFormat | None = None,
     ) -> None:
-        super().__init__(client=client, timeouts=timeouts, retries=retries)
+        super().__init__(client=client, timeouts=timeouts, retries=retries, pcm_format=pcm_format)
         if response_format in _COMPRESSED:
             require_codecs(f"response_format={response_format!r}")
         elif response_format not in _STREAMABLE:
@@ -93,13 +99,13 @@ class OpenAI(HttpProvider):
     @property
     def expected_format(self) -> AudioFormat:
         """24 kHz mono 16-bit: what OpenAI sends for ``wav`` and ``pcm`` (and most compatible
-        servers too; the audio's own header or content type decides in the end). Lossy formats
-        decode to float32, Opus at 48 kHz."""
+        servers too; the audio's own header or content type decides in the end), or
+        ``pcm_format`` when given. Lossy formats decode to float32, Opus at 48 kHz."""
         if self.response_format == "opus":
             return AudioFormat(48000, 1, "float32")
         if self.response_format in ("mp3", "aac"):
             return AudioFormat(24000, 1, "float32")
-        return AudioFormat(24000, 1, "int16")
+        return self.pcm_format or AudioFormat(24000, 1, "int16")
 
     @property
     def is_official(self) -> bool:

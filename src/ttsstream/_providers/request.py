@@ -67,6 +67,9 @@ class AudioRequest:
     pcm_format: AudioFormat = field(default_factory=lambda: AudioFormat(24000, 1, "int16"))
     #: Byte encoding of headerless PCM (``"s16le"``, ``"s16be"``, ``"mulaw"``, ``"alaw"``).
     pcm_encoding: Encoding = "s16le"
+    #: The user's word for this server's raw PCM (``pcm_format=``): wins over Content-Type
+    #: parameters and defaults, and a "WAV" body without a header is decoded as this PCM.
+    server_pcm_format: AudioFormat | None = None
     #: Query parameters.
     params: dict[str, str] = field(default_factory=dict)
     #: Header names (lower case) carrying credentials: dropped when a redirect leaves the host.
