@@ -36,9 +36,10 @@ def convert_dtype(samples: Samples, dtype: SampleDType) -> Samples:
         return (samples.astype(np.int32) >> 16).astype(np.int16)
     if dtype == "float32":
         return (samples.astype(np.float64) / _FULL_SCALE[src]).astype(np.float32)
-    # float32 -> int: scale in float64 so int32's full scale is exact, round, clip.
+    # float32 -> int: scale in float64 so int32's full scale is exact, round, clip. NaN (a broken
+    # float stream) becomes silence: cast as it is, it is a full-scale click and a RuntimeWarning.
     scale = _FULL_SCALE[dtype]
-    scaled = np.rint(samples.astype(np.float64) * scale)
+    scaled: Samples = np.nan_to_num(np.rint(samples.astype(np.float64) * scale), nan=0.0)
     return np.clip(scaled, -scale, scale - 1).astype(dtype)
 
 
