@@ -16,7 +16,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ttsstream import AudioFormat, Encoding, PcmDecoder
-from ttsstream._decode.pcm import output_dtype
+from ttsstream._decode.pcm import (
+    _copy,
+    _copy_codec,
+    _g711_alaw_table,
+    _g711_ulaw_table,
+    _table,
+    output_dtype,
+)
 
 from .test_wav import (
     ALAW_REF,
@@ -261,3 +268,46 @@ def test_fuzz_any_bytes_decode(encoding: Encoding, blob: bytes, points: list[int
     assert whole.shape == (len(blob) // frame_bytes, channels)
     assert isinstance(dec, PcmDecoder)
     assert dec.dropped_bytes == len(blob) % frame_bytes
+
+
+# The codec table is built when the module is imported; these tests call its builders directly,
+# so that a broken builder fails a test (and mutation testing, which swaps functions only after
+# import, sees them).
+
+
+def test_g711_tables_match_the_reference_expansion() -> None:
+    assert_same_samples(_g711_ulaw_table(), ULAW_REF)
+    assert_same_samples(_g711_alaw_table(), ALAW_REF)
+    # Two hand-checked points each: silence and the loudest negative code.
+    assert (_g711_ulaw_table()[0xFF], _g711_ulaw_table()[0x00]) == (0, -32124)
+    assert (_g711_alaw_table()[0xD5], _g711_alaw_table()[0x2A]) == (8, -32256)
+
+
+@pytest.mark.parametrize(
+    ("wire", "data", "expected"),
+    [
+        ("<i2", b"\x01\x00\xff\xff\x00\x80\x02\x00", [[1, -1], [-32768, 2]]),
+        (">i2", b"\x00\x01\xff\xff\x80\x00\x00\x02", [[1, -1], [-32768, 2]]),
+        ("<i4", b"\x01\x00\x00\x00\x00\x00\x00\x80", [[1, -(2**31)]]),
+        ("<f4", b"\x00\x00\x80\x3f\x00\x00\x00\xbf", [[1.0, -0.5]]),
+    ],
+)
+def test_copy_converters_give_native_frames(
+    wire: str, data: bytes, expected: list[list[float]]
+) -> None:
+    out = _copy(wire)(2)(data)
+    assert out.tolist() == expected
+    assert out.dtype == np.dtype(wire).newbyteorder("=")
+    assert out.dtype.isnative
+    assert out.flags.writeable  # a copy, not a read-only view of the bytes
+
+
+def test_table_converter_maps_each_byte() -> None:
+    table = np.arange(256, dtype=np.int16) * -3
+    assert _table(table)(2)(b"\x00\x01\x02\xff").tolist() == [[0, -3], [-6, -765]]
+
+
+def test_copy_codec_records_its_wire_type() -> None:
+    codec = _copy_codec(2, "int16", ">i2")
+    assert (codec.width, codec.dtype, codec.wire) == (2, "int16", ">i2")
+    assert codec.make(1)(b"\x01\x02").tolist() == [[0x0102]]
