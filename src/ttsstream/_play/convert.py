@@ -125,7 +125,8 @@ class Converter:
         x = mix_channels(samples, self._mid_channels)
         if self._resampler is not None:
             x = convert_dtype(x, self._work)
-            x = self._resampler.resample_chunk(np.ascontiguousarray(x), last=last)
-            x = x.reshape(-1, self._mid_channels)
+            x = self._resampler.resample_chunk(
+                np.ascontiguousarray(x), last=last
+            )  # 2-D in, 2-D out
         x = mix_channels(x, self.dst.channels)
         return np.ascontiguousarray(convert_dtype(x, self.dst.dtype))
