@@ -217,7 +217,9 @@ def test_flush_clause_releases_up_to_the_last_clause_mark() -> None:
     assert splitter.flush() == []
 
 
-@pytest.mark.parametrize("text", ["Done.", "Done. ", 'He said "go.")', 'He said "go.")  '])
+@pytest.mark.parametrize(
+    "text", ["Done.", "Done. ", 'He said "go."', 'He said "go.")', 'He said "go.")  ']
+)
 def test_flush_clause_releases_a_sentence_waiting_for_its_next_word(text: str) -> None:
     splitter = SentenceSplitter()
     assert splitter.feed(text) == []
