@@ -145,8 +145,7 @@ class SpeakableFilter:
             body = _strip_line_markup(seg)
             if _FENCE.match(body):  # also inside a quote or a list item: "> ```", "- ```"
                 self._in_code = not self._in_code
-                self._skip_line = True
-                self._line_start = False
+                self._skip_line = True  # the rest of the line too, until the newline
                 return ""
             # Only markers so far ("- " of "- [ ] task"): the next piece still starts the line.
             self._line_start = not body.strip()
