@@ -7,6 +7,7 @@ splits, and must give exactly the expected samples.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from functools import partial
 
@@ -16,7 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ttsstream import AudioFormat, Encoding, PcmDecoder
-from ttsstream._decode.pcm import output_dtype
+from ttsstream._decode.pcm import (
+    _copy,
+    _copy_codec,
+    _g711_alaw_table,
+    _g711_ulaw_table,
+    _table,
+    output_dtype,
+)
 
 from .test_wav import (
     ALAW_REF,
@@ -135,7 +143,9 @@ def test_partial_frame_is_logged(caplog: pytest.LogCaptureFixture) -> None:
         assert dec.dropped_bytes == 0  # not dropped yet: it may still be completed
         assert dec.flush().shape == (0, 2)
     assert dec.dropped_bytes == 1
-    assert "dropped 1 trailing byte(s) of a 4-byte frame" in caplog.text
+    assert caplog.messages == [
+        "audio stream ended inside a frame: dropped 1 trailing byte(s) of a 4-byte frame"
+    ]
 
 
 def test_carried_bytes_complete_across_calls() -> None:
@@ -237,7 +247,10 @@ def test_empty_feed_and_flush_shapes() -> None:
         assert arr.shape == (0, 6)
         assert arr.dtype == np.float32
     assert dec.dropped_bytes == 23
-    with pytest.raises(RuntimeError, match="after flush"):
+    with pytest.raises(
+        RuntimeError,
+        match=r"^feed\(\) called after flush\(\); create a new decoder per stream$",
+    ):
         dec.feed(b"\0" * 24)
 
 
@@ -246,7 +259,10 @@ def test_invalid_arguments() -> None:
         PcmDecoder(AudioFormat(sample_rate=8000, channels=1, dtype="int16"), "s24le")
     with pytest.raises(ValueError, match="mulaw decodes to int16, but the format says float32"):
         PcmDecoder(AudioFormat(sample_rate=8000, channels=1, dtype="float32"), "mulaw")
-    with pytest.raises(ValueError, match="unknown encoding 'opus'"):
+    message = (
+        "unknown encoding 'opus'; one of u8, s16le, s16be, s24le, s32le, f32le, f64le, mulaw, alaw"
+    )
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         PcmDecoder(AudioFormat(sample_rate=8000), "opus")  # type: ignore[arg-type]
 
 
@@ -269,3 +285,55 @@ def test_fuzz_any_bytes_decode(encoding: Encoding, blob: bytes, points: list[int
     assert whole.shape == (len(blob) // frame_bytes, channels)
     assert isinstance(dec, PcmDecoder)
     assert dec.dropped_bytes == len(blob) % frame_bytes
+
+
+# The codec table is built when the module is imported; these tests call its builders directly,
+# so that a broken builder fails a test (and mutation testing, which swaps functions only after
+# import, sees them).
+
+
+def test_g711_tables_match_the_reference_expansion() -> None:
+    assert_same_samples(_g711_ulaw_table(), ULAW_REF)
+    assert_same_samples(_g711_alaw_table(), ALAW_REF)
+    # Two hand-checked points each: silence and the loudest negative code.
+    assert (_g711_ulaw_table()[0xFF], _g711_ulaw_table()[0x00]) == (0, -32124)
+    assert (_g711_alaw_table()[0xD5], _g711_alaw_table()[0x2A]) == (8, -32256)
+
+
+@pytest.mark.parametrize(
+    ("wire", "data", "expected"),
+    [
+        ("<i2", b"\x01\x00\xff\xff\x00\x80\x02\x00", [[1, -1], [-32768, 2]]),
+        (">i2", b"\x00\x01\xff\xff\x80\x00\x00\x02", [[1, -1], [-32768, 2]]),
+        ("<i4", b"\x01\x00\x00\x00\x00\x00\x00\x80", [[1, -(2**31)]]),
+        ("<f4", b"\x00\x00\x80\x3f\x00\x00\x00\xbf", [[1.0, -0.5]]),
+    ],
+)
+def test_copy_converters_give_native_frames(
+    wire: str, data: bytes, expected: list[list[float]]
+) -> None:
+    out = _copy(wire)(2)(data)
+    assert out.tolist() == expected
+    assert out.dtype == np.dtype(wire).newbyteorder("=")
+    assert out.dtype.isnative
+    assert out.flags.writeable  # a copy, not a read-only view of the bytes
+
+
+def test_table_converter_maps_each_byte() -> None:
+    table = np.arange(256, dtype=np.int16) * -3
+    assert _table(table)(2)(b"\x00\x01\x02\xff").tolist() == [[0, -3], [-6, -765]]
+
+
+def test_copy_codec_records_its_wire_type() -> None:
+    codec = _copy_codec(2, "int16", ">i2")
+    assert (codec.width, codec.dtype, codec.wire) == (2, "int16", ">i2")
+    assert codec.make(1)(b"\x01\x02").tolist() == [[0x0102]]
+
+
+def test_frames_decoded_counts_whole_frames_as_an_int() -> None:
+    dec = PcmDecoder(AudioFormat(sample_rate=24000, channels=2, dtype="int16"))
+    dec.feed(b"\x01\x00\x02\x00\x03\x00\x04\x00")  # two whole frames, fed as bytes
+    dec.feed(bytearray(b"\x05\x00\x06"))  # one more frame begins
+    assert (dec.frames_decoded, type(dec.frames_decoded)) == (2, int)
+    dec.feed(b"\x00")
+    assert (dec.frames_decoded, type(dec.frames_decoded)) == (3, int)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,6 +24,9 @@ def char_by_char(text: str, **options: int) -> list[str]:
     return out + splitter.flush()
 
 
+LONG_ELLIPSIS = (
+    "I thought about it for a long time, longer than I like to admit... and then I knew."
+)
 CASES = [
     ("Hello there. How are you?", ["Hello there.", "How are you?"]),
     ("It costs 3.5 dollars. Cheap!", ["It costs 3.5 dollars.", "Cheap!"]),
@@ -50,6 +55,21 @@ CASES = [
     ("Steps:\n1. Mix it.\n2. Bake it.", ["Steps:", "1. Mix it.", "2. Bake it."]),
     ("Line one\nLine two", ["Line one", "Line two"]),
     ("\u4f60\u597d\u3002\u518d\u89c1\uff01", ["\u4f60\u597d\u3002", "\u518d\u89c1\uff01"]),
+    ("It was founded in 1999. Then it grew.", ["It was founded in 1999.", "Then it grew."]),
+    ("Yes. I agree.", ["Yes.", "I agree."]),
+    ("We go.Then we stop.", ["We go.", "Then we stop."]),
+    ("It ends here . Next one.", ["It ends here .", "Next one."]),
+    ("Visit example.com. Then leave.", ["Visit example.com.", "Then leave."]),
+    ('"Dr. Smith" is here. Ok.', ['"Dr. Smith" is here.', "Ok."]),
+    ("Ask X. Y. Zhang. She knows.", ["Ask X. Y. Zhang.", "She knows."]),
+    (LONG_ELLIPSIS, [LONG_ELLIPSIS]),  # "... and": past 64 characters too
+    # Stray punctuation before a sentence is neither said alone nor glued to the sentence.
+    ("! Well. Yes.", ["Well.", "Yes."]),
+    ("Fine. ! Well.", ["Fine.", "Well."]),
+    # Runs of punctuation or space are cut at 64 characters.
+    ("Hi" + "." * 70 + " there", ["Hi" + "." * 64, "...... there"]),
+    ("Hi." + '"' * 70 + " there", ["Hi." + '"' * 63, '""""""" there']),
+    ("Hi." + " " * 64 + "there", ["Hi.", "there"]),
     ("  leading space. ", ["leading space."]),
     ("...", []),
     ("- \n* \n", []),
@@ -95,19 +115,46 @@ def test_first_fragment_ends_at_a_clause_once_long_enough() -> None:
     ]
 
 
-def test_first_fragment_ignores_commas_in_numbers() -> None:
-    assert whole("We sold 1,000,000 copies of it, which is a lot.", first_min_chars=10) == [
+@pytest.mark.parametrize("feed", [whole, char_by_char])
+def test_first_fragment_ignores_commas_in_numbers(feed: Callable[..., list[str]]) -> None:
+    assert feed("We sold 1,000,000 copies of it, which is a lot.", first_min_chars=10) == [
         "We sold 1,000,000 copies of it,",
         "which is a lot.",
     ]
 
 
-def test_dash_clause_for_the_first_fragment() -> None:
+@pytest.mark.parametrize("feed", [whole, char_by_char])
+def test_dash_clause_for_the_first_fragment(feed: Callable[..., list[str]]) -> None:
     text = "The answer to your question \u2014 as far as I know \u2014 is yes."
-    assert whole(text, first_min_chars=20) == [
+    assert feed(text, first_min_chars=20) == [
         "The answer to your question \u2014",
         "as far as I know \u2014 is yes.",
     ]
+
+
+@pytest.mark.parametrize("feed", [whole, char_by_char])
+def test_a_dash_glued_to_the_word_before_is_not_a_clause(feed: Callable[..., list[str]]) -> None:
+    text = "A long first part\u2014 then more text here."
+    assert feed(text, first_min_chars=5) == [text]
+
+
+@pytest.mark.parametrize("feed", [whole, char_by_char])
+def test_first_fragment_of_exactly_first_min_chars(feed: Callable[..., list[str]]) -> None:
+    assert feed("Hello, world. Again, more.", first_min_chars=5) == [
+        "Hello,",
+        "world.",
+        "Again, more.",
+    ]
+    assert feed("Hi, there you go.", first_min_chars=1) == ["Hi,", "there you go."]
+    assert feed("Hello, world.", first_min_chars=6) == ["Hello, world."]
+
+
+def test_first_fragment_is_released_when_the_space_after_the_comma_arrives() -> None:
+    splitter = SentenceSplitter(first_min_chars=5)
+    assert splitter.feed("Hello,") == []  # "Hello,000"? not known yet
+    assert splitter.feed(" ") == ["Hello,"]
+    assert splitter.feed("world, and") == []  # only the first piece ends at a clause
+    assert splitter.flush() == ["world, and"]
 
 
 def test_long_sentences_are_cut_under_the_limit_at_clauses_then_spaces() -> None:
@@ -123,6 +170,42 @@ def test_a_word_longer_than_the_limit_is_cut_anyway() -> None:
     assert pieces == ["x" * 10, "x" * 10, "x" * 5]
 
 
+def test_the_default_limit_is_4096_characters() -> None:
+    assert whole("x" * 5000) == ["x" * 4096, "x" * 904]
+
+
+def test_the_smallest_limit_is_two() -> None:
+    assert whole("abcde", max_chars=2) == ["ab", "cd", "e"]
+
+
+@pytest.mark.parametrize("feed", [whole, char_by_char])
+def test_a_sentence_of_exactly_the_limit_is_kept_whole(feed: Callable[..., list[str]]) -> None:
+    assert feed("Hello there. Next.", max_chars=12) == ["Hello there.", "Next."]
+
+
+@pytest.mark.parametrize("feed", [whole, char_by_char])
+def test_punctuation_past_the_limit_is_cut_at_a_space(feed: Callable[..., list[str]]) -> None:
+    assert feed("Hello there!! ", max_chars=12) == ["Hello", "there!!"]
+    assert feed("Plan.B", max_chars=5) == ["Plan.", "B"]
+
+
+def test_a_newline_releases_the_sentence_at_once() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("Hi.\n") == ["Hi."]
+    assert splitter.feed("Next line\n") == ["Next line"]
+    assert splitter.pending == ""
+
+
+def test_flush_empties_the_splitter() -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed("One. Two") == ["One."]
+    assert splitter.flush() == ["Two"]
+    assert splitter.pending == ""
+    assert splitter.flush() == []
+    assert splitter.feed("Three. ") == []
+    assert splitter.flush() == ["Three."]
+
+
 def test_flush_clause_releases_up_to_the_last_clause_mark() -> None:
     splitter = SentenceSplitter()
     assert splitter.feed("Well, I think, that") == []
@@ -134,10 +217,35 @@ def test_flush_clause_releases_up_to_the_last_clause_mark() -> None:
     assert splitter.flush() == []
 
 
-def test_flush_clause_releases_a_sentence_waiting_for_its_next_word() -> None:
+@pytest.mark.parametrize(
+    "text", ["Done.", "Done. ", 'He said "go."', 'He said "go.")', 'He said "go.")  ']
+)
+def test_flush_clause_releases_a_sentence_waiting_for_its_next_word(text: str) -> None:
     splitter = SentenceSplitter()
-    assert splitter.feed("Done.") == []
-    assert splitter.flush_clause() == ["Done."]
+    assert splitter.feed(text) == []
+    assert splitter.flush_clause() == [text.strip()]
+    assert splitter.pending == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "released", "pending"),
+    [
+        ("Well, I think,", ["Well, I think,"], ""),  # a clause mark at the very end
+        ("I, too", ["I,"], "too"),
+        ("We sold 1,000 copies", [], "We sold 1,000 copies"),  # no clause in a number
+        ("We sold 1,0", [], "We sold 1,0"),  # nor in half a number
+        ("The answer \u2014 as I know", ["The answer \u2014"], "as I know"),
+        ("Yes, a well\u2014known thing", ["Yes,"], "a well\u2014known thing"),
+        ("Well, the answer\u2014 yes", ["Well,"], "the answer\u2014 yes"),
+    ],
+)
+def test_flush_clause_cuts_only_after_a_clause_mark_and_space(
+    text: str, released: list[str], pending: str
+) -> None:
+    splitter = SentenceSplitter()
+    assert splitter.feed(text) == []
+    assert splitter.flush_clause() == released
+    assert splitter.pending == pending
 
 
 def test_a_glued_capital_at_the_very_end_is_not_a_sentence() -> None:

@@ -76,8 +76,7 @@ def _s24(channels: int) -> _Convert:
 
     def convert(b: _Buffer) -> _Samples:
         padded = b"\0" + b
-        frames = (len(padded) - 1) // frame
-        words: _Samples = np.ndarray((frames, channels), "<i4", padded, 0, (frame, 3))
+        words: _Samples = np.ndarray((len(b) // frame, channels), "<i4", padded, 0, (frame, 3))
         out: _Samples = np.bitwise_and(words, _S24_MASK, dtype=np.int32)
         return out
 

@@ -36,9 +36,10 @@ def convert_dtype(samples: Samples, dtype: SampleDType) -> Samples:
         return (samples.astype(np.int32) >> 16).astype(np.int16)
     if dtype == "float32":
         return (samples.astype(np.float64) / _FULL_SCALE[src]).astype(np.float32)
-    # float32 -> int: scale in float64 so int32's full scale is exact, round, clip.
+    # float32 -> int: scale in float64 so int32's full scale is exact, round, clip. NaN (a broken
+    # float stream) becomes silence: cast as it is, it is a full-scale click and a RuntimeWarning.
     scale = _FULL_SCALE[dtype]
-    scaled = np.rint(samples.astype(np.float64) * scale)
+    scaled: Samples = np.nan_to_num(np.rint(samples.astype(np.float64) * scale), nan=0.0)
     return np.clip(scaled, -scale, scale - 1).astype(dtype)
 
 
@@ -124,7 +125,8 @@ class Converter:
         x = mix_channels(samples, self._mid_channels)
         if self._resampler is not None:
             x = convert_dtype(x, self._work)
-            x = self._resampler.resample_chunk(np.ascontiguousarray(x), last=last)
-            x = x.reshape(-1, self._mid_channels)
+            x = self._resampler.resample_chunk(
+                np.ascontiguousarray(x), last=last
+            )  # 2-D in, 2-D out
         x = mix_channels(x, self.dst.channels)
         return np.ascontiguousarray(convert_dtype(x, self.dst.dtype))

@@ -62,7 +62,7 @@ class SentenceSplitter:
         self._buf = ""
         # Every position before this one is known not to end a piece.
         self._scanned = 0
-        self._emitted = 0
+        self._started = False  # a piece was released
 
     @property
     def pending(self) -> str:
@@ -100,7 +100,7 @@ class SentenceSplitter:
             end -= 1
         if end and stripped[end - 1] in _TERMINATORS:
             return self.flush()
-        cut = _last_clause_end(self._buf, 0, len(self._buf), at_end_ok=True)
+        cut = _last_clause_end(self._buf, 0, len(self._buf))
         if cut is not None:
             self._release(cut, out)
         return out
@@ -110,13 +110,13 @@ class SentenceSplitter:
         self._scanned = 0
         if any(ch.isalnum() for ch in piece):
             out.append(piece)
-            self._emitted += 1
+            self._started = True
 
     def _next_cut(self, *, final: bool) -> int | None:
         """Where the first pending piece ends, or ``None`` if that is not known yet."""
         buf = self._buf
         start = len(buf) - len(buf.lstrip())
-        first = self._emitted == 0 and self.first_min_chars > 0
+        first = not self._started and self.first_min_chars > 0
         i = max(self._scanned, start)
         while i < len(buf):
             if i - start >= self.max_chars:
@@ -132,7 +132,7 @@ class SentenceSplitter:
                 and (ch in _CLAUSE_MARKS or ch in _DASHES)
                 and len(buf[start:i].strip()) >= self.first_min_chars
             ):
-                verdict = _clause_end(buf, i, final)
+                verdict = _clause_end(buf, i)
             if verdict is None:
                 self._scanned = i
                 return None
@@ -172,7 +172,7 @@ def _sentence_end(buf: str, start: int, i: int, final: bool) -> int | bool | Non
             return j
         if k == n:
             return j if final else None
-        if buf[k] != "\n" and buf[k].islower():
+        if buf[k].islower():
             return False
         if run == "." and not _period_ends(buf, start, i, following=buf[k]):
             return False
@@ -197,13 +197,11 @@ def _period_ends(buf: str, start: int, i: int, following: str) -> bool:
         return following.isupper()
     if lower in ABBREVIATIONS:
         return False
-    if len(word) == 1 and word.isalpha():
-        return False  # an initial: "J. R. R. Tolkien"
-    parts = word.split(".")
-    if len(parts) > 1 and all(len(p) == 1 and p.isalpha() for p in parts):
-        return False  # "U.S.", "e.g."
-    # A list number at the start of a line: "1. First step".
-    return not (word.isdigit() and (i - len(word) == start or buf[i - len(word) - 1] == "\n"))
+    if all(len(p) == 1 and p.isalpha() for p in word.split(".")):
+        return False  # an initial ("J. R. R. Tolkien") or letters with periods ("U.S.", "e.g.")
+    # A list number at the start of a line ("1. First step"): a newline always ends a piece,
+    # so the start of the line is the start of the piece.
+    return not (word.isdigit() and i - len(word) == start)
 
 
 def _word_before(buf: str, start: int, i: int) -> str:
@@ -214,33 +212,34 @@ def _word_before(buf: str, start: int, i: int) -> str:
     return buf[k:i].lstrip("\"'([{\u00ab\u201c\u2018")
 
 
-def _clause_end(buf: str, i: int, final: bool) -> int | bool | None:
-    """Does the clause mark at ``buf[i]`` end a clause (whitespace follows)?"""
-    if buf[i] in _DASHES and (i == 0 or not buf[i - 1].isspace()):
+def _clause_end(buf: str, i: int) -> int | bool | None:
+    """Does the clause mark at ``buf[i]`` end a clause (whitespace follows)?
+
+    At the end of the buffer: None, wait (at the end of text, flush releases the rest anyway).
+    """
+    if buf[i] in _DASHES and not buf[i - 1].isspace():  # i > 0: the piece has first_min_chars
         return False
     if i + 1 == len(buf):
-        return i + 1 if final else None
+        return None
     return i + 1 if buf[i + 1].isspace() else False
 
 
-def _last_clause_end(buf: str, lo: int, hi: int, *, at_end_ok: bool) -> int | None:
-    """The end of the last clause mark followed by whitespace in ``buf[lo:hi]``."""
+def _last_clause_end(buf: str, lo: int, hi: int) -> int | None:
+    """The end of the last clause mark in ``buf[lo:hi]`` followed by whitespace or the end."""
     for i in range(hi - 1, lo, -1):
         ch = buf[i]
         if ch in _CLAUSE_MARKS or ch in _DASHES:
             if ch in _DASHES and not buf[i - 1].isspace():
                 continue
-            if i + 1 < len(buf) and buf[i + 1].isspace():
-                return i + 1
-            if at_end_ok and not buf[i + 1 :].strip():
+            if i + 1 == len(buf) or buf[i + 1].isspace():
                 return i + 1
     return None
 
 
 def _cut_long(buf: str, start: int, limit: int) -> int:
     """Where to cut a sentence longer than the limit: clause mark, else space, else anywhere."""
-    cut = _last_clause_end(buf, start, limit, at_end_ok=False)
-    if cut is not None and cut <= limit:
+    cut = _last_clause_end(buf, start, limit)  # never past the limit: marks before it only
+    if cut is not None:
         return cut
     space = buf.rfind(" ", start + 1, limit + 1)
     return space if space > start else limit

@@ -115,8 +115,8 @@ class SpeakableFilter:
         if at_line_start and table_row and cut > line:
             cut = line  # a table row is held whole: "| --- | --- |" is not speech
         # Moving the cut back to the word before a held construct may split an earlier one.
-        while (held := _held(buf, line, cut)) is not None and held < cut:
-            cut = held
+        while (held := _held(buf, line, cut)) is not None:
+            cut = held  # always earlier: the start of a word before the cut
         return cut
 
     def _process(self, piece: str) -> str:
@@ -124,7 +124,7 @@ class SpeakableFilter:
         lines = piece.split("\n")
         for index, segment in enumerate(lines):
             newline = index < len(lines) - 1
-            out.append(self._segment(segment, newline))
+            out.append(self._segment(segment))
             if newline:
                 dropped = self._skip_line or (self._in_code and self.code_blocks == "skip")
                 out.append("" if dropped else "\n")
@@ -135,21 +135,20 @@ class SpeakableFilter:
             self._prev = piece[-1]
         return "".join(out)
 
-    def _segment(self, seg: str, newline: bool) -> str:
+    def _segment(self, seg: str) -> str:
         if self._skip_line:
             return ""
         prev = "\n" if self._line_start else self._prev
         if self._line_start:
-            if not seg.strip() and not newline:
-                return ""  # indentation only so far: the line's first word is still to come
+            if not seg.strip():
+                return ""  # a blank line, or indentation only so far: the first word is to come
             body = _strip_line_markup(seg)
             if _FENCE.match(body):  # also inside a quote or a list item: "> ```", "- ```"
                 self._in_code = not self._in_code
-                self._skip_line = True
-                self._line_start = False
+                self._skip_line = True  # the rest of the line too, until the newline
                 return ""
             # Only markers so far ("- " of "- [ ] task"): the next piece still starts the line.
-            self._line_start = not body.strip() and not newline
+            self._line_start = not body.strip()
             if self._in_code:
                 return body if self.code_blocks == "read" else ""
             seg = body
@@ -193,14 +192,15 @@ def _strip_line_markup(seg: str) -> str:
 
 
 def _held(buf: str, line: int, cut: int) -> int | None:
-    """Where to cut instead, if ``cut`` would split a link or a tag (or one is unfinished)."""
+    """Where to cut instead, if ``cut`` would split a link or a tag (or one is unfinished).
+
+    Only the last line, ``buf[line:]``, is looked at: a newline ends any link or tag.
+    """
     first: int | None = None
     # An unfinished tag ("<br " before its "/>") is held like an unfinished link.
     for m in _TAG_START.finditer(buf, line, cut):
-        close, newline = buf.find(">", m.start()), buf.find("\n", m.start())
-        unfinished = close == -1 and newline == -1
-        split = close != -1 and (newline == -1 or close < newline) and close >= cut
-        if (unfinished or split) and cut - m.start() < _MAX_LINK_HOLD:
+        close = buf.find(">", m.start())
+        if (close == -1 or close >= cut) and cut - m.start() < _MAX_LINK_HOLD:
             first = m.start()
             break
     start = buf.find("[", line, cut)
@@ -220,22 +220,20 @@ def _word_start(buf: str, i: int) -> int:
 
 
 def _link_end(buf: str, start: int) -> int | None:
-    """End of the link-like construct starting with ``[`` at ``start``; None if unfinished."""
+    """End of the link-like construct starting with ``[`` at ``start``; None if unfinished.
+
+    ``buf[start:]`` holds no newline (see :func:`_held`).
+    """
     close = buf.find("]", start)
-    newline = buf.find("\n", start)
     inner = buf.find("[", start + 1)
     if inner != -1 and (close == -1 or inner < close):
         return start + 1  # "[a [b](c)": only the inner bracket can open a link
-    if close == -1 or (newline != -1 and newline < close):
-        return start + 1 if newline != -1 else None
-    if close + 1 == len(buf):
-        return None  # a "(" may follow
+    if close == -1 or close + 1 == len(buf):
+        return None  # unfinished, or a "(" may follow
     if buf[close + 1] != "(":
         return close + 1
     paren = buf.find(")", close)
-    if paren == -1:
-        return None if newline == -1 else close + 1
-    return paren + 1
+    return None if paren == -1 else paren + 1
 
 
 def _strip_underscores(seg: str, prev: str) -> str:
