@@ -348,6 +348,29 @@ def test_api_key_option_reaches_the_other_services_too(tmp_path: Path) -> None:
     assert key not in done.stderr + done.stdout
 
 
+def test_a_compressed_format_is_asked_of_openai(tmp_path: Path) -> None:
+    with speech_server() as server:  # answers WAV whatever was asked: ttsstream plays it
+        done = run(*say(server, "--format", "mp3", "--out", str(tmp_path / "x.wav"), "Hi."))
+    assert done.returncode == 0, done.stderr
+    (request,) = server.requests
+    assert request.json()["response_format"] == "mp3"  # type: ignore[index]
+
+
+def test_a_compressed_format_is_refused_for_elevenlabs(tmp_path: Path) -> None:
+    done = run(
+        "say",
+        "--provider",
+        "elevenlabs",
+        "--format",
+        "mp3",
+        "--out",
+        str(tmp_path / "x.wav"),
+        "Hi.",
+    )
+    assert done.returncode == 2
+    assert "--format mp3 is for openai; elevenlabs takes wav or pcm" in done.stderr
+
+
 def test_api_key_cannot_be_used_with_piper(tmp_path: Path) -> None:
     done = run(
         "say", "--provider", "piper", "--api-key", "k", "--out", str(tmp_path / "x.wav"), "Hi."

@@ -190,9 +190,10 @@ def _add_say(commands: Any, common: argparse.ArgumentParser) -> None:
         epilog=(
             "The default provider is $TTSSTREAM_PROVIDER if set; else openai when "
             "OPENAI_API_KEY or OPENAI_BASE_URL is set; else piper when installed "
-            "(offline); else elevenlabs when ELEVENLABS_API_KEY is set. API keys come from "
-            "OPENAI_API_KEY, AZURE_OPENAI_API_KEY (with AZURE_OPENAI_ENDPOINT) and "
-            "ELEVENLABS_API_KEY."
+            "(offline); else the first of elevenlabs, deepgram, cartesia, azure-speech whose "
+            "key is set. API keys come from OPENAI_API_KEY, AZURE_OPENAI_API_KEY (with "
+            "AZURE_OPENAI_ENDPOINT), ELEVENLABS_API_KEY, DEEPGRAM_API_KEY, CARTESIA_API_KEY "
+            "and AZURE_SPEECH_KEY (with AZURE_SPEECH_REGION)."
         ),
     )
     say.set_defaults(run=_run_say, parser=say)
@@ -206,20 +207,21 @@ def _add_say(commands: Any, common: argparse.ArgumentParser) -> None:
     )
     voice.add_argument(
         "--format",
-        choices=("wav", "pcm"),
-        help="audio format to ask the service for (default wav)",
+        choices=("wav", "pcm", "mp3", "opus", "aac", "flac"),
+        help="audio format to ask the service for (default wav; openai: mp3, opus, aac and "
+        "flac need the codecs extra)",
     )
     voice.add_argument(
         "--base-url",
         metavar="URL",
         help="an OpenAI-compatible server (implies --provider openai), or the endpoint "
-        "of azure-openai or elevenlabs",
+        "of the chosen provider",
     )
     voice.add_argument(
         "--api-key",
         metavar="KEY",
-        help="the service's API key (instead of OPENAI_API_KEY, AZURE_OPENAI_API_KEY or "
-        "ELEVENLABS_API_KEY; the environment variable keeps it out of the process list)",
+        help="the service's API key (instead of its environment variable, e.g. "
+        "OPENAI_API_KEY; the variable keeps the key out of the process list)",
     )
     output = say.add_argument_group("output")
     output.add_argument(
@@ -489,6 +491,8 @@ def _provider_options(name: str, args: argparse.Namespace, given: set[str]) -> d
             options["deployment"] = options.pop("model")
             options["endpoint"] = options.pop("base_url")
     elif name == "elevenlabs":
+        if args.format not in (None, "wav", "pcm"):
+            raise _UsageError(f"--format {args.format} is for openai; elevenlabs takes wav or pcm")
         options = {
             "voice_id": args.voice,
             "model_id": args.model,
