@@ -26,7 +26,15 @@ import anyio
 import numpy as np
 import pytest
 
-from ttsstream import AudioChunk, AudioDeviceError, AudioFormat, Provider, StreamStats, speak
+from ttsstream import (
+    AudioChunk,
+    AudioDeviceError,
+    AudioFormat,
+    Provider,
+    Speaker,
+    StreamStats,
+    speak,
+)
 from ttsstream._play.device import DeviceSink
 
 from .audio import PulseServer, locate, noise
@@ -208,3 +216,36 @@ def test_gaps_reported_match_the_silence_recorded_when_the_player_is_stopped(
     # flag a block later, and pulse may split one stall into runs (measured under load:
     # 8 reported / 6 recorded, 1 / 2, 7 / 5, 4 / 1).
     assert 1 <= report["gaps"] <= 2 * heard_gaps + 3
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_a_killed_sound_server_ends_say_stream_with_the_error(
+    own_daemon: tuple[int, Path],
+) -> None:
+    # Issue 12: "Same for Speaker.say_stream": the error reaches the caller as itself, and the
+    # call returns, within a second of the loss.
+    pid, _ = own_daemon
+    sink = DeviceSink("pulse")
+    killed_at = 0.0
+
+    async def deltas() -> AsyncGenerator[str, None]:
+        for sentence in ("One sentence here. ", "Another one follows. ", "And a third one. "):
+            yield sentence
+
+    async def kill_once_playing() -> None:
+        nonlocal killed_at
+        while sink.frames_played < 12000:  # 0.5 s heard
+            await anyio.sleep(0.01)
+        os.kill(pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+
+    with anyio.fail_after(30):
+        async with sink, anyio.create_task_group() as tg:
+            tg.start_soon(kill_once_playing)
+            with pytest.raises(AudioDeviceError, match="audio device"):
+                async with Speaker(provider=NoiseProvider(2.0), sink=sink) as speaker:
+                    await speaker.say_stream(deltas())
+            returned_at = time.monotonic()
+    assert killed_at, "the device stopped before the daemon was killed"
+    assert returned_at - killed_at < 1.0
