@@ -1599,3 +1599,65 @@ def test_odd_sized_audio_then_the_next_file(pad: bytes) -> None:
         assert isinstance(dec, WavDecoder)
         assert dec.files == 2
         assert dec.trailing_bytes == len(pad)
+
+
+# -- exact messages, edge sizes and counters (each pins one behaviour mutation testing found loose)
+
+
+def test_empty_stream_message_in_full() -> None:
+    with pytest.raises(DecodeError) as info:
+        WavDecoder().flush()
+    assert str(info.value) == "the audio stream was empty: no WAV header arrived"
+
+
+def test_truncated_header_message_in_full() -> None:
+    payload = build_wav(fmt_body(1, 1, 8000, 16), b"")[:5]
+    dec = WavDecoder()
+    dec.feed(payload)
+    with pytest.raises(DecodeError) as info:
+        dec.flush()
+    assert str(info.value) == (
+        "the WAV stream ended after 5 bytes, inside the 12-byte RIFF header, before any audio "
+        "data; the connection may have been cut or the server sent an empty file"
+    )
+
+
+def test_data_before_fmt_message_in_full() -> None:
+    payload = b"RIFF\xff\xff\xff\xffWAVE" + chunk(b"data", b"\0\0")
+    assert decode_error(payload) == (
+        "data chunk at byte 12 comes before any fmt chunk; the stream's format is unknown"
+    )
+
+
+def test_rifx_unsupported_format_message_in_full() -> None:
+    fmt = struct.pack(">HHIIHH", 3, 1, 8000, 32000, 4, 32)
+    payload = b"RIFX" + struct.pack(">I", 36) + b"WAVEfmt " + struct.pack(">I", 16) + fmt
+    assert decode_error(payload) == (
+        "unsupported big-endian (RIFX) format: tag 0x0003, 32 bits (fmt chunk at byte 12); "
+        "ttsstream decodes 8 and 16-bit RIFX PCM"
+    )
+
+
+def test_float_sample_size_message_in_full() -> None:
+    assert decode_error(build_wav(fmt_body(3, 1, 8000, 16), b"")) == (
+        "unsupported IEEE float sample size: 16 bits (fmt chunk at byte 12); "
+        "ttsstream decodes 32 and 64-bit float"
+    )
+
+
+def test_unnamed_format_tag_message_in_full() -> None:
+    assert decode_error(build_wav(fmt_body(0x1234, 1, 8000, 16), b"")) == (
+        "unsupported WAV format tag 0x1234; ask the server for response_format 'wav' or 'pcm'"
+    )
+
+
+def test_extensible_sub_format_tag_is_unsigned() -> None:
+    assert decode_error(build_wav(fmt_body(0x8001, 1, 8000, 16, size=40), b"")) == (
+        "unsupported WAV format tag 0x8001; ask the server for response_format 'wav' or 'pcm'"
+    )
+
+
+def test_extensible_fmt_longer_than_40_bytes() -> None:
+    fmt = fmt_body(1, 1, 8000, 16, size=40) + b"\0\0"
+    payload = build_wav(fmt, struct.pack("<2h", 7, -7))
+    assert_split_invariant(payload, np.array([[7], [-7]], np.int16))
