@@ -1661,3 +1661,104 @@ def test_extensible_fmt_longer_than_40_bytes() -> None:
     fmt = fmt_body(1, 1, 8000, 16, size=40) + b"\0\0"
     payload = build_wav(fmt, struct.pack("<2h", 7, -7))
     assert_split_invariant(payload, np.array([[7], [-7]], np.int16))
+
+
+def _rf64(ds64_body: bytes, fmt: bytes, audio: bytes) -> bytes:
+    rest = chunk(b"ds64", ds64_body) + chunk(b"fmt ", fmt) + b"data\xff\xff\xff\xff" + audio
+    return b"RF64\xff\xff\xff\xffWAVE" + rest
+
+
+@pytest.mark.parametrize("ds64_size", [24, 25, 65536])
+def test_ds64_chunk_sizes_at_the_limits(ds64_size: int) -> None:
+    audio = struct.pack("<2h", 3, -3)
+    body = struct.pack("<QQQ", 0, len(audio), 1).ljust(ds64_size, b"\0")
+    payload = _rf64(body, fmt_body(1, 1, 8000, 16), audio + b"LIST\0\0\0\0")
+    (dec, *_) = assert_split_invariant(payload, np.array([[3], [-3]], np.int16))
+    assert isinstance(dec, WavDecoder)
+    assert dec.info is not None
+    assert dec.info.data_size == 4
+
+
+@pytest.mark.parametrize("extra", [1, 4096 - 16])
+def test_fmt_chunk_odd_and_largest_sizes(extra: int) -> None:
+    fmt = fmt_body(1, 1, 8000, 16) + b"\0" * extra
+    assert_split_invariant(build_wav(fmt, struct.pack("<h", 9)), np.array([[9]], np.int16))
+
+
+def test_bits_per_sample_reported() -> None:
+    dec = WavDecoder()
+    dec.feed(build_wav(fmt_body(1, 1, 8000, 24), b"\0\0\0"))
+    assert dec.info is not None
+    assert dec.info.bits_per_sample == 24
+    assert dec.info.data_size == 3
+
+
+def test_rf64_data_chunk_size_wins_when_it_is_not_a_placeholder() -> None:
+    payload = build_wav(
+        fmt_body(1, 1, 8000, 16),
+        struct.pack("<h", 5),
+        container=b"RF64",
+        data_size=2,
+        ds64_data_size=1,
+    )
+    assert_split_invariant(payload, np.array([[5]], np.int16))
+
+
+def test_ds64_data_size_of_2_to_the_62_means_to_the_end_of_the_stream() -> None:
+    payload = build_wav(
+        fmt_body(1, 1, 8000, 16), struct.pack("<h", 5), container=b"RF64", ds64_data_size=1 << 62
+    )
+    (dec, *_) = assert_split_invariant(payload, np.array([[5]], np.int16))
+    assert isinstance(dec, WavDecoder)
+    assert dec.info is not None
+    assert dec.info.data_size is None
+
+
+def test_zero_bits_per_sample_takes_the_width_from_block_align() -> None:
+    payload = build_wav(fmt_body(1, 2, 8000, 0, block_align=4), struct.pack("<2h", 1, -1))
+    assert_split_invariant(payload, np.array([[1, -1]], np.int16))
+
+
+@pytest.mark.parametrize(
+    ("channels", "align", "width"),
+    [(2, 3, 0), (1, 5, 5)],
+)
+def test_zero_bits_per_sample_and_unusable_block_align(
+    channels: int, align: int, width: int
+) -> None:
+    payload = build_wav(fmt_body(1, channels, 8000, 0, block_align=align), b"")
+    assert decode_error(payload) == (
+        f"unsupported PCM sample size: 0 bits in {width}-byte containers (fmt chunk at byte 12); "
+        "ttsstream decodes 8, 16, 24 and 32-bit PCM"
+    )
+
+
+def test_dropped_bytes_add_up_over_files() -> None:
+    fmt = fmt_body(1, 1, 8000, 16)
+    dec = WavDecoder()
+    out = dec.feed(b"".join(build_wav(fmt, struct.pack("<h", k) + b"\x7f") for k in (1, 2, 3)))
+    assert out.tolist() == [[1], [2], [3]]
+    assert dec.flush().shape == (0, 1)
+    assert dec.dropped_bytes == 3
+    assert dec.frames_decoded == 3
+
+
+def test_last_file_lost_at_flush_is_logged_and_counted(caplog: pytest.LogCaptureFixture) -> None:
+    files = [
+        build_wav(fmt_body(1, 1, 8000, 16), b"\x08\x00\x09"),
+        build_wav(fmt_body(1, 1, 16000, 16), struct.pack("<h", 16)),
+        build_wav(fmt_body(1, 1, 24000, 16), struct.pack("<h", 24)),
+    ]
+    dec = WavDecoder()
+    assert dec.feed(files[0][:-3]).shape[0] == 0
+    with caplog.at_level(logging.WARNING, logger="ttsstream"):
+        assert dec.feed(files[0][-3:] + files[1] + files[2]).tolist() == [[8]]
+        assert dec.pending
+        assert dec.flush().tolist() == [[16]]
+    assert caplog.messages == [
+        "audio stream ended inside a frame: dropped 1 trailing byte(s) of a 2-byte frame",
+        "WAV stream: 10 bytes of a further file in another format at the very end were not decoded",
+    ]
+    assert dec.dropped_bytes == 1 + 10
+    assert not dec.pending
+    assert dec.flush().shape == (0, 1)
