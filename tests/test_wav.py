@@ -1762,3 +1762,48 @@ def test_last_file_lost_at_flush_is_logged_and_counted(caplog: pytest.LogCapture
     assert dec.dropped_bytes == 1 + 10
     assert not dec.pending
     assert dec.flush().shape == (0, 1)
+
+
+def test_nothing_decoded_yet_is_int16() -> None:
+    dec = WavDecoder()
+    for got in (dec.feed(b""), dec.feed(b"RIFF")):
+        assert got.shape == (0, 1)
+        assert got.dtype == np.int16
+
+
+def test_feeding_nothing_after_flush_is_a_bug_too() -> None:
+    dec = WavDecoder()
+    assert dec.feed(build_wav(fmt_body(1, 1, 8000, 16), struct.pack("<h", 4))).tolist() == [[4]]
+    dec.flush()
+    with pytest.raises(RuntimeError, match="feed\\(\\) called after flush\\(\\)"):
+        dec.feed(b"")
+    cut = WavDecoder()  # flush() raised: no audio format, no PCM decoder behind it
+    cut.feed(b"RIFF")
+    with pytest.raises(DecodeError):
+        cut.flush()
+    for nothing in (b"", memoryview(b"")):
+        with pytest.raises(RuntimeError, match="feed\\(\\) called after flush\\(\\)"):
+            cut.feed(nothing)
+
+
+def test_trailing_bytes_add_up_over_files_pads_and_a_false_riff() -> None:
+    fmt = fmt_body(1, 1, 8000, 8)
+    odd = build_wav(fmt, b"\x81", after=[chunk(b"LIST", b"abcd")])  # pad 1 + LIST 12
+    payload = odd + build_wav(fmt, b"\x82", after=[b"RIFF\0\0\0\0AVI abc"])  # pad 1 + 15
+    decoders = assert_split_invariant(payload, np.array([[256], [512]], np.int16))
+    for dec in decoders:
+        assert isinstance(dec, WavDecoder)
+        assert dec.trailing_bytes == 1 + 12 + 1 + 15
+
+
+def test_stream_cut_right_after_an_empty_chunk_is_between_chunks() -> None:
+    payload = (
+        b"RIFF\xff\xff\xff\xffWAVE" + chunk(b"fmt ", fmt_body(1, 1, 8000, 16)) + b"JUNK\0\0\0\0"
+    )
+    dec = WavDecoder()
+    dec.feed(payload)
+    with pytest.raises(DecodeError) as info:
+        dec.flush()
+    assert str(info.value).startswith(
+        "the WAV stream ended after 44 bytes, between chunks, before any data chunk"
+    )
