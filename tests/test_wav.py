@@ -1807,3 +1807,26 @@ def test_stream_cut_right_after_an_empty_chunk_is_between_chunks() -> None:
     assert str(info.value).startswith(
         "the WAV stream ended after 44 bytes, between chunks, before any data chunk"
     )
+
+
+@pytest.mark.parametrize("header_len", [4096, 4098])
+def test_trailer_is_looked_for_after_headers_up_to_4096_bytes(header_len: int) -> None:
+    head = build_wav(
+        fmt_body(1, 1, 24000, 16),
+        b"",
+        before=[chunk(b"LIST", b"\0" * (header_len - 52))],
+        data_size=0xFFFFFFFF,
+        riff_size=0xFFFFFFFF,
+    )
+    assert len(head) == header_len
+    audio = struct.pack("<2h", 5, -5)
+    trailer = _kokoro_trailer(len(audio), header_len)
+    dec = WavDecoder()
+    got = [dec.feed(head + audio), dec.feed(trailer), dec.flush()]
+    frames = np.concatenate(got).tolist()
+    if header_len == 4096:
+        assert frames == [[5], [-5]]
+        assert dec.trailing_bytes == 4096
+    else:  # too long to be looked for: it plays
+        assert frames == [[5], [-5], *np.frombuffer(trailer, "<i2").reshape(-1, 1).tolist()]
+        assert dec.trailing_bytes == 0
