@@ -1830,3 +1830,13 @@ def test_trailer_is_looked_for_after_headers_up_to_4096_bytes(header_len: int) -
     else:  # too long to be looked for: it plays
         assert frames == [[5], [-5], *np.frombuffer(trailer, "<i2").reshape(-1, 1).tolist()]
         assert dec.trailing_bytes == 0
+
+
+def test_a_new_decoder_has_nothing_to_report() -> None:
+    dec = WavDecoder()
+    assert repr(dec) == "WavDecoder(format=None, state=riff)"
+    assert (dec.format, dec.info, dec.pending) == (None, None, False)
+    assert (dec.frames_decoded, dec.dropped_bytes, dec.trailing_bytes, dec.files) == (0, 0, 0, 0)
+    assert dec.feed(b"").shape == (0, 1)
+    assert dec.feed(memoryview(b"")).shape == (0, 1)
+    assert (dec.files, dec.pending) == (0, False)
