@@ -77,6 +77,8 @@ def docs(session: nox.Session) -> None:
         "mypy>=1.10",
     )
     session.run("python", "docs/scripts/plot_crackle.py")
+    # From the numbers benchmarks/bench_slow_server.py saved in docs/data/slow_server.json.
+    session.run("python", "docs/scripts/plot_slow_server.py")
     session.run("pytest", "tests/test_docs_examples.py")
     session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
     # The built pages in headless Chromium at 1280 px and phone width: screenshots to look at in
