@@ -55,7 +55,9 @@ TEXT = (
 )
 RATE = 24000
 SINK = "ttsstream_test"
-MODES = ("today", "policy")
+#: Said first, in the ``warm`` mode, by the same server at the same rate.
+WARM_TEXT = "First a short sentence, so that the voice is known."
+MODES = ("today", "policy", "warm")
 DATA = ROOT / "docs" / "data" / "slow_server.json"
 Int16 = npt.NDArray[np.int16]
 
@@ -77,8 +79,8 @@ def child(mode: str, url: str, text: str) -> None:
 
     options: dict[str, Any] = {}
     if has_policy():
-        options["adaptive_start"] = mode == "policy"
-    elif mode == "policy":
+        options["adaptive_start"] = mode != "today"
+    elif mode != "today":
         raise SystemExit("this ttsstream has no start policy (DeviceSink(adaptive_start=))")
 
     async def main() -> dict[str, Any]:
@@ -87,6 +89,11 @@ def child(mode: str, url: str, text: str) -> None:
         )
         sink = ttsstream.DeviceSink("pulse", **options)
         await sink.prepare()  # PortAudio's device list: not part of what is measured
+        if mode == "warm":  # one sentence from the same server first: the voice is learned
+            await ttsstream.speak(WARM_TEXT, provider=provider, sink=sink)
+        # The parent starts recording now, and says when to go.
+        print("READY", flush=True)
+        await anyio.to_thread.run_sync(sys.stdin.readline)
         received = 0
         timeline: list[tuple[float, int, int]] = []
 
@@ -181,10 +188,15 @@ class Server:
         from tests.slow_server import SlowServerScript
 
         self.current: SlowServerScript | None = None
+        self.warm: SlowServerScript | None = None
         self.requests: list[Any] = []
 
     def __call__(self, request: Any, n: int) -> Any:
         assert self.current is not None
+        assert self.warm is not None
+        body = request.json()
+        if isinstance(body, dict) and body.get("input") == WARM_TEXT:
+            return self.warm(request, n)
         self.requests.append(request)
         return self.current(request, n)
 
@@ -194,25 +206,35 @@ def run_one(server: Server, url: str, rate: float, mode: str, text: str, source:
 
     slow = SlowSpeech(source, RATE, rate)
     server.current = script = SlowServerScript(slow)
-    server.requests.clear()
+    server.warm = SlowServerScript(SlowSpeech(speech(WARM_TEXT), RATE, rate, seed=3))
     run = Run(rate, mode)
-    recorder = Recorder(SINK)
-    time.sleep(0.3)  # the monitor is streaming silence by now
     output = stderr = ""
+    recorder: Recorder | None = None
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--child", mode, "--url", url, "--text", text],
+        env={**os.environ, "PULSE_SINK": SINK},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    assert proc.stdout is not None
     try:
-        done = subprocess.run(
-            [sys.executable, __file__, "--child", mode, "--url", url, "--text", text],
-            env={**os.environ, "PULSE_SINK": SINK},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        output, stderr = done.stdout, done.stderr
+        ready = proc.stdout.readline()  # after the warm-up sentence, if any
+        if ready.strip() == "READY":
+            server.requests.clear()
+            recorder = Recorder(SINK)
+            time.sleep(0.3)  # the monitor is streaming silence by now
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        output, stderr = proc.communicate(timeout=120)
     except subprocess.TimeoutExpired:
+        proc.kill()
+        output, stderr = proc.communicate()
         run.error = "timed out after 120 s"
     time.sleep(0.3)
-    capture, times = recorder.stop()
+    capture, times = recorder.stop() if recorder else (np.zeros(0, np.int16), np.zeros(0))
     result = next(
         (json.loads(line[7:]) for line in output.splitlines() if line.startswith("RESULT ")), None
     )

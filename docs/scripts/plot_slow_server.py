@@ -27,7 +27,8 @@ DATA = DOCS / "data" / "slow_server.json"
 OUTPUT = DOCS / "img" / "slow_server.png"
 STYLE = {
     "today": ("tab:red", "start at once (adaptive_start=False)"),
-    "policy": ("tab:blue", "start policy (default)"),
+    "policy": ("tab:blue", "start policy, first utterance"),
+    "warm": ("tab:green", "start policy, voice learned"),
 }
 
 
