@@ -274,7 +274,7 @@ async def test_write_waits_while_the_ring_is_full() -> None:
             while not done.is_set():
                 # tick only when the ring is full again: the producer polls, and ticking into a
                 # half-empty ring would be a (real) underrun, not what this test is about
-                await wait_for(lambda: done.is_set() or sink._engine.ring.writable < 480)
+                await wait_for(lambda: done.is_set() or sink._engine.ring.readable > 2400 - 480)
                 sd.stream.tick(480)
         for _ in range(20):
             sd.stream.tick(480)

@@ -25,7 +25,16 @@ from ._play.sink import Sink
 from ._providers.base import Provider, StreamStats
 from ._text.sentences import SentenceSplitter
 
-__all__ = ["Gaps", "Output", "Progress", "concurrently", "play", "pump", "split_for"]
+__all__ = [
+    "Gaps",
+    "Output",
+    "Progress",
+    "concurrently",
+    "play",
+    "pump",
+    "speech_key",
+    "split_for",
+]
 
 
 @dataclass(frozen=True)
@@ -163,7 +172,9 @@ async def play(
     total = Progress()
     callback = None if on_audio is None else (lambda chunk, _start: on_audio(chunk))
     try:
+        key = speech_key(provider)
         for index, piece in enumerate(pieces):
+            sink.expect(chars=len(piece), key=key)
             chunks = provider.stream(piece, stats=stats)
             async with contextlib.aclosing(chunks):
                 source: AsyncIterator[AudioChunk] = chunks
@@ -231,6 +242,16 @@ async def concurrently(
     if errors:
         raise errors[0]
     return results[0], results[1]
+
+
+def speech_key(provider: Provider) -> str:
+    """The key under which a sink learns how a provider's voice speaks (characters per second,
+    arrival rate): the provider's name and its voice (or voice id, or model)."""
+    voice = getattr(provider, "voice", None)
+    for attr in ("voice_id", "model"):
+        if voice is None:
+            voice = getattr(provider, attr, None)
+    return f"{provider.name}:{type(provider).__qualname__}:{voice}"
 
 
 def split_for(provider: Provider, text: str) -> list[str]:

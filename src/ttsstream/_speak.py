@@ -46,6 +46,15 @@ class SpeakReport:
     provider: str
     #: Seconds of silence the gaps inserted (sinks that measure it: :class:`DeviceSink`).
     gap_seconds: float = 0.0
+    #: Seconds the audio waited in the sink before playing: from the first audio handed to the
+    #: sink to the audio callback that started playing it (the device's output latency comes
+    #: on top). Chosen by the adaptive start on a slow server; ``None`` when nothing played or
+    #: the sink does not play in real time.
+    start_delay: float | None = None
+    #: Why it started then, in words, e.g. ``"server faster than real time (3.10x): started at
+    #: the 30 ms prebuffer"`` or ``"arrival 0.71x real time, ~8.2 s of speech left: waited for
+    #: 2.42 s of audio"``.
+    start_reason: str = ""
 
 
 async def speak(
@@ -55,6 +64,7 @@ async def speak(
     sink: Sink | None = None,
     device: int | str | None = None,
     on_audio: Callable[[AudioChunk], None] | None = None,
+    adaptive_start: bool = True,
 ) -> SpeakReport:
     """Say ``text`` and return once it has been heard.
 
@@ -64,6 +74,13 @@ async def speak(
     system's default output). Cancelling the call stops the sound within one audio block,
     closes the connection and frees the device. ``on_audio`` is called with every chunk as it
     is handed to the sink.
+
+    On a server slower than real time the device sink waits, before it starts, until the rest
+    of the speech will arrive before it is needed (estimated from the text's length and the
+    measured arrival rate), so it plays without gaps; a fast server starts at once. The report's
+    ``start_delay`` and ``start_reason`` say what it did. ``adaptive_start=False`` turns this off
+    for the sink ``speak()`` makes (for a sink you pass, give it to the sink:
+    ``DeviceSink(adaptive_start=False)``).
     """
     started = time.monotonic()
     check_text(text)
@@ -75,7 +92,7 @@ async def speak(
     if sink is None:
         from ._play.device import DeviceSink  # PortAudio loads only when needed
 
-        sink = DeviceSink(device=device)
+        sink = DeviceSink(device=device, adaptive_start=adaptive_start)
     stats = StreamStats(started=started)
     gaps_before = Gaps.of(sink)
     try:
@@ -83,6 +100,7 @@ async def speak(
             provider, split_for(provider, text), sink, stats=stats, on_audio=on_audio
         )
         gaps = Gaps.of(sink) - gaps_before
+        start_delay, start_reason = sink.start_delay, sink.start_reason
     finally:
         with anyio.CancelScope(shield=True):
             if own_sink:
@@ -102,6 +120,8 @@ async def speak(
         format=fmt,
         provider=provider.name,
         gap_seconds=gaps.seconds,
+        start_delay=start_delay,
+        start_reason=start_reason,
     )
 
 

@@ -96,6 +96,12 @@ class Speaker:
     :class:`SpeakerEvent` when an utterance starts, finishes, is interrupted, cancelled or fails.
     ``clean_text`` turns LLM Markdown into speakable text in :meth:`say_stream` (see
     :func:`ttsstream.speakable`).
+
+    Each utterance's text length is passed to the sink (:meth:`Sink.expect`): a
+    :class:`DeviceSink` waits before starting on a server slower than real time, until the
+    rest will arrive before it is needed, and a fast server starts at once (see
+    :func:`ttsstream.speak`). ``adaptive_start=False`` turns this off for the sink the speaker
+    makes; :attr:`Utterance.start_delay` and :attr:`Utterance.start_reason` say what it did.
     """
 
     def __init__(
@@ -109,6 +115,7 @@ class Speaker:
         clean_text: bool = True,
         stall_timeout: float = 0.8,
         first_min_chars: int = 20,
+        adaptive_start: bool = True,
     ) -> None:
         if sink is not None and device is not None:
             raise TTSStreamError("pass either sink= or device=, not both")
@@ -121,6 +128,7 @@ class Speaker:
         self.clean_text = clean_text
         self.stall_timeout = stall_timeout
         self.first_min_chars = first_min_chars
+        self.adaptive_start = adaptive_start
         self._provider: Provider | None = None
         self._sink: Sink | None = None
         self._stack: contextlib.AsyncExitStack | None = None
@@ -171,7 +179,9 @@ class Speaker:
             if sink is None:
                 from ._play.device import DeviceSink  # PortAudio loads only when needed
 
-                sink = await stack.enter_async_context(DeviceSink(device=self._device))
+                sink = await stack.enter_async_context(
+                    DeviceSink(device=self._device, adaptive_start=self.adaptive_start)
+                )
             self._sink = sink
             await sink.prepare(provider.expected_format)
             stack.push_async_callback(self._silence)

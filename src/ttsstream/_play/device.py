@@ -43,6 +43,7 @@ from .devices import (
     output_devices,
 )
 from .engine import PlaybackEngine
+from .policy import VOICES, Hold, StartPolicy, VoiceStats
 from .sink import Samples, Sink
 
 __all__ = ["DeviceInfo", "DeviceSink", "list_devices"]
@@ -56,6 +57,10 @@ _STALL_TIMEOUT = 1.5
 _ACK_TIMEOUT = 1.0  # seconds to wait for the callback to act on an abort
 _OPEN_TIMEOUT = 5.0  # seconds a device may take to open and start (slow USB devices, busy hosts)
 _CLOSE_TIMEOUT = 0.3  # seconds a stream may take to stop and close before it is abandoned
+#: With the adaptive start, the ring holds at least this many seconds: the most the policy may
+#: wait for before starting (a long text from a slow server). Allocated lazily by the OS, so
+#: the memory is used only when it fills.
+_HOLD_LIMIT = 20.0
 
 
 class DeviceSink(Sink):
@@ -70,6 +75,17 @@ class DeviceSink(Sink):
     ``samplerate`` and ``channels`` force the device-side format; by default the stream's own
     format is used when the device takes it. Anything else is converted (channels mixed, rate
     resampled with the ``ttsstream[resample]`` extra). ``fade`` is the fade-out on abort.
+
+    ``adaptive_start`` (on by default) lets a slow server play without gaps: told the length of
+    the text (:meth:`expect`, which :func:`~ttsstream.speak` and :class:`~ttsstream.Speaker`
+    call), the sink measures how fast audio arrives and, when it arrives slower than real time,
+    waits before starting until the rest will arrive before it is needed (about
+    ``speech left x (1 - rate)`` seconds buffered); after an underrun it rebuffers by the same
+    rule. A server faster than real time starts at the plain ``prebuffer``, as does any
+    utterance whose text length was not given. While it waits, the buffer may hold up to 20 s
+    (or ``buffer``, if larger); once playing, ``write()`` keeps ``buffer`` seconds ahead as
+    usual. :attr:`start_delay` and :attr:`start_reason` say what it did. ``False`` gives the
+    fixed behaviour: start at ``prebuffer``, rebuffer ``rebuffer``.
 
     The device stays open across utterances: ``open()`` again after ``drain()`` or ``abort()``,
     even with another format, reuses it. Always ``aclose()`` (or use ``async with``). One sink
@@ -104,6 +120,7 @@ class DeviceSink(Sink):
         channels: int | None = None,
         fade: float = 0.005,
         backend: Any = None,
+        adaptive_start: bool = True,
     ) -> None:
         if not 0 < latency <= 2:
             raise ValueError(f"latency must be in (0, 2] seconds, got {latency!r}")
@@ -137,6 +154,16 @@ class DeviceSink(Sink):
         self._owner: object = None  # the task whose utterance is open
         self._released: anyio.Event | None = None
         self._stream_lock: anyio.Lock | None = None
+        #: Whether the adaptive start policy is on (see the class docs).
+        self.adaptive_start = adaptive_start
+        self._voices: VoiceStats = VOICES
+        self._policy: StartPolicy | None = None
+        self._expected: list[tuple[int, str, float]] = []  # expect() before open(): text, clock
+        self._clock: Callable[[], float] = time.monotonic  # a seam: tests pass a fake clock
+        self._hold: Hold | None = None
+        self._first_write: float | None = None  # stream time of the utterance's first write
+        self._start_delay: float | None = None
+        self._start_reason = ""
 
     # -- public state ----------------------------------------------------------------------
 
@@ -197,6 +224,34 @@ class DeviceSink(Sink):
     def latency(self) -> float:
         """The output latency PortAudio reports for the open stream, in seconds."""
         return float(self._stream_latency)
+
+    @property
+    def start_delay(self) -> float | None:
+        """Seconds the latest utterance waited before playing: from its first :meth:`write` to
+        the audio callback that began handing its samples to the device (the device's own
+        output latency comes on top). ``None`` until it started."""
+        self._note_start()
+        return self._start_delay
+
+    @property
+    def start_reason(self) -> str:
+        """Why the latest utterance started when it did, in words (``""`` until it started)."""
+        self._note_start()
+        return self._start_reason
+
+    def expect(self, *, chars: int, key: str) -> None:
+        """Hint for the adaptive start: a text of ``chars`` characters in voice ``key`` (any
+        string naming the provider and voice) was just requested; its audio is written next.
+
+        Call it before writing the text's audio (before or after :meth:`open`); several calls
+        in one utterance add up (e.g. a :class:`~ttsstream.Speaker` session). Without it the
+        sink starts at the plain prebuffer.
+        """
+        policy = self._policy
+        if policy is not None and self._state == "open":
+            policy.expect(chars=chars, key=key, now=self._now())
+        else:
+            self._expected.append((chars, key, self._clock()))
 
     @property
     def stream_format(self) -> AudioFormat | None:
@@ -325,6 +380,7 @@ class DeviceSink(Sink):
         engine.begin_utterance()
         self._utt_frames_in = 0
         self._final_played = 0
+        self._begin_policy(engine)
         self._state = "open"
 
     async def write(self, samples: Samples) -> None:
@@ -348,18 +404,122 @@ class DeviceSink(Sink):
         self._check()
         self._utt_frames_in += len(samples)
         data = samples if self._converter is None else self._converter.process(samples)
+        policy, engine = self._policy, self._engine
+        assert policy is not None
+        assert engine is not None
+        now = self._now()
+        if self._first_write is None:
+            self._first_write = now
+        policy.arrived(len(samples) / fmt.sample_rate, now)
+        self._decide(engine, now)
         await self._push(data)
 
     async def _push(self, data: Samples) -> None:
         engine = self._engine
         assert engine is not None
         generation = engine.abort_generation
+        ring = engine.ring
+        poll = self._poll_interval()
+        done = 0
+        waited_since: float | None = None
+        try:
+            while True:
+                room = self._room(engine) - ring.readable
+                if room > 0:
+                    done += ring.write_some(data[done : done + room])
+                if done >= len(data):
+                    return
+                self._check()
+                if self._state != "open" or engine.abort_generation != generation:
+                    return  # aborted: the rest is dropped
+                if waited_since is None:
+                    waited_since = self._clock()
+                await anyio.sleep(poll)
+        finally:
+            if waited_since is not None and self._policy is not None:
+                self._policy.blocked(self._clock() - waited_since)
 
-        def keep_going() -> bool:
-            self._check()
-            return self._state == "open" and engine.abort_generation == generation
+    def _room(self, engine: PlaybackEngine) -> int:
+        """Frames the ring may hold now: ``buffer`` seconds, or while the adaptive start
+        waits, as much as it waits for (up to the ring's capacity)."""
+        capacity = engine.ring.capacity
+        frames = min(capacity, max(1, math.ceil(self._buffer_seconds * engine.rate)))
+        if frames >= capacity or engine.playing:
+            return frames
+        _, before, after, _ = engine.hold
+        return min(capacity, max(frames, before + 1, after + 1))
 
-        await engine.ring.write(data, poll_interval=self._poll_interval(), check=keep_going)
+    # -- the adaptive start (event loop side) ----------------------------------------------
+
+    def _now(self) -> float:
+        """The policy's clock: the stream's time (the engine's clock), else the sink's."""
+        stream = self._stream
+        if stream is not None:
+            try:
+                return float(stream.time)
+            except Exception:
+                pass
+        return self._clock()
+
+    def _begin_policy(self, engine: PlaybackEngine) -> None:
+        rate = engine.rate
+        policy = self._policy
+        if policy is None:
+            policy = self._policy = StartPolicy(
+                prebuffer=self._prebuffer_seconds,
+                rebuffer=self._rebuffer_seconds,
+                voices=self._voices,
+                enabled=self.adaptive_start,
+            )
+        policy.enabled = self.adaptive_start
+        policy.limit = (engine.ring.capacity - 1) / rate
+        policy.begin()
+        self._hold = None
+        self._first_write = None
+        self._start_delay, self._start_reason = None, ""
+        now, clock = self._now(), self._clock()
+        for chars, key, when in self._expected:
+            # Requested before the stream existed: that moment on the stream's clock.
+            policy.expect(chars=chars, key=key, now=now - (clock - when))
+        self._expected.clear()
+
+    def _decide(self, engine: PlaybackEngine, now: float) -> None:
+        """Ask the policy for the start threshold and hand it to the engine (one tuple)."""
+        policy = self._policy
+        assert policy is not None
+        rate = engine.rate
+        hold = policy.decide(now=now, played=engine.utterance_sent() / rate, restart=engine.started)
+        self._hold = hold
+        cap = engine.ring.capacity - 1
+
+        def frames(seconds: float) -> int:
+            return cap if seconds * rate >= cap else max(0, round(seconds * rate))
+
+        before = frames(hold.seconds)
+        after = before if hold.until == -math.inf else frames(hold.then)
+        base = frames(self._rebuffer_seconds if engine.started else self._prebuffer_seconds)
+        if max(before, after) <= base:
+            # No waiting beyond the fixed prebuffer/rebuffer: exactly the fixed behaviour.
+            engine.hold = (-math.inf, 0, 0, hold)
+        else:
+            engine.hold = (hold.until, before, after, hold)
+        self._note_start()
+
+    def _note_start(self) -> None:
+        """Record the start delay and its reason once the engine has started the utterance."""
+        engine = self._engine
+        if self._start_delay is not None or engine is None or not engine.started:
+            return
+        first = self._first_write
+        if first is None:
+            return
+        start = engine.start_time
+        self._start_delay = max(0.0, start - first)
+        hold = engine.start_hold[3]
+        reason = hold.at(start)[1] if isinstance(hold, Hold) else "started at the prebuffer"
+        if engine.start_ended:
+            reason = f"all of it had arrived before that: started at once ({reason})"
+        self._start_reason = reason
 
     async def drain(self) -> None:
         """Return once the device has played the last sample written (then keep it open)."""
@@ -384,6 +544,9 @@ class DeviceSink(Sink):
                 await anyio.sleep(poll)
             await self._wait_until(engine.drained)
             _ = self.frames_played  # freeze the final count
+            self._note_start()
+            if self._policy is not None:
+                self._policy.finish()
         finally:
             if self._state == "open":
                 self._state = "drained"
@@ -421,6 +584,7 @@ class DeviceSink(Sink):
         with contextlib.suppress(AudioDeviceError):  # the sound stopped anyway
             await self._wait_until(engine.silent)
         _ = self.frames_played
+        self._note_start()
 
     async def aclose(self) -> None:
         """Fade out anything still playing, stop and close the device stream. Idempotent."""
@@ -462,11 +626,14 @@ class DeviceSink(Sink):
 
     async def _open_stream(self, fmt: AudioFormat) -> None:
         rate = fmt.sample_rate
+        seconds = self._buffer_seconds
+        if self.adaptive_start:
+            seconds = max(seconds, _HOLD_LIMIT)
         engine = PlaybackEngine(
             rate=rate,
             channels=fmt.channels,
             dtype=fmt.numpy_dtype,
-            capacity=max(1, math.ceil(self._buffer_seconds * rate)),
+            capacity=max(1, math.ceil(seconds * rate)),
             prebuffer=round(self._prebuffer_seconds * rate),
             rebuffer=round(self._rebuffer_seconds * rate),
             fade=round(self._fade_seconds * rate),

@@ -39,7 +39,7 @@ import numpy.typing as npt
 
 from .ring import FrameRing
 
-__all__ = ["PlaybackEngine"]
+__all__ = ["NO_HOLD", "PlaybackEngine"]
 
 Floats = npt.NDArray[np.float64]
 Samples = npt.NDArray[Any]
@@ -55,6 +55,10 @@ JUMP_TOLERANCE = 0.01
 #: under load: a few ms either way with the recording bit-exact); above this they add to the
 #: length of a gap the device flagged as an underflow, or of one that is still settling.
 CLOCK_JITTER = 0.002
+
+
+#: No hold: only the fixed prebuffer or rebuffer counts.
+NO_HOLD: tuple[float, int, int, object] = (-math.inf, 0, 0, None)
 
 
 def ramp_down(frames: int) -> Floats:
@@ -73,6 +77,8 @@ class PlaybackEngine:
     fade-out on abort and pause (and of the fade-in on resume), in frames. ``latency`` is the
     device's output latency in seconds: just after a stream starts, the device asks for that
     much audio in a burst, and playback waits until that much is queued on top of the prebuffer.
+    The owner may raise the threshold with :attr:`hold` (the adaptive start policy, computed on
+    the event loop side so the callback only compares numbers).
     """
 
     def __init__(
@@ -108,6 +114,13 @@ class PlaybackEngine:
         self._utt_generation = 0
         self._seen_callbacks = 0
         self._seen_at = 0.0
+        #: The start policy's hold, set by the owner: ``(until, before, after, info)``: before
+        #: stream time ``until`` (re)starting needs ``before`` frames queued, from then on
+        #: ``after`` (on top of the fixed prebuffer or rebuffer, whichever is larger); ``info``
+        #: is the owner's record of the decision, kept with the start it caused. One tuple, so
+        #: the callback always sees a consistent decision.
+        self.hold: tuple[float, int, int, object] = NO_HOLD
+        self._utt_id = 0
 
         # Written by the consumer (the callback) only.
         self._playing = False
@@ -138,6 +151,16 @@ class PlaybackEngine:
         #: Seconds of silence inserted into the sound by those gaps (as far as they are known:
         #: an underflow flag without a DAC-time jump adds a gap but no seconds).
         self.gap_seconds = 0.0
+        #: The utterance (a count of :meth:`begin_utterance` calls) whose first start is
+        #: recorded in :attr:`start_time` and :attr:`start_hold`; written last.
+        self.start_utt = 0
+        #: Stream time of the callback that first played the current utterance.
+        self.start_time = 0.0
+        #: :attr:`hold` in force at that start.
+        self.start_hold: tuple[float, int, int, object] = NO_HOLD
+        #: Whether that start came because the utterance had ended (all of it queued) before
+        #: the threshold was reached.
+        self.start_ended = False
         #: Exceptions caught inside :meth:`fill`.
         self.callback_errors = 0
         #: The first of them: the owner raises it on the event loop side.
@@ -200,6 +223,13 @@ class PlaybackEngine:
         self._utt_start = self.ring.write_pos
         self._utt_generation = self._abort_req
         self._end_pos = None
+        self.hold = NO_HOLD
+        self._utt_id += 1
+
+    @property
+    def started(self) -> bool:
+        """Whether the current utterance has started playing (see :attr:`start_time`)."""
+        return self.start_utt == self._utt_id
 
     def end_utterance(self) -> None:
         """Everything of the utterance is queued: play it out even below the prebuffer."""
@@ -305,8 +335,15 @@ class PlaybackEngine:
         n = 0
         if not self._playing:
             ready = ring.readable
-            if ready and (self._end_pos is not None or ready >= self._start_threshold(now, dac)):
-                self._playing = True
+            if ready:
+                met = ready >= self._start_threshold(now, dac)
+                if met or self._end_pos is not None:
+                    self._playing = True
+                    if self.start_utt != self._utt_id:
+                        self.start_time = now
+                        self.start_hold = self.hold
+                        self.start_ended = not met
+                        self.start_utt = self._utt_id
         if self._playing:
             n = ring.peek_into(out)
             if n < frames:
@@ -363,7 +400,9 @@ class PlaybackEngine:
         deficit = 0
         if now > 0:
             deficit = max(0, round((self.latency - (dac - now)) * self.rate))
-        return min(self._need + deficit, self.ring.capacity - 1)
+        until, before, after, _ = self.hold
+        need = max(self._need, before if now < until else after)
+        return min(need + deficit, self.ring.capacity - 1)
 
     def _pause_block(self, out: Samples, frames: int, dac: float) -> None:
         """One block while paused: the first fades out what would have played, then silence."""

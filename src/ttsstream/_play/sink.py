@@ -66,6 +66,22 @@ class Sink(abc.ABC):
     async def aclose(self) -> None:
         """Release everything the sink holds. Idempotent."""
 
+    def expect(self, *, chars: int, key: str) -> None:  # noqa: B027 - a hint, optional
+        """Hint: a text of ``chars`` characters in voice ``key`` was just requested, and its
+        audio is what :meth:`write` gets next. :class:`DeviceSink` uses it to decide when to
+        start on a slow server (its ``adaptive_start``); other sinks ignore it."""
+
+    @property
+    def start_delay(self) -> float | None:
+        """Seconds the latest utterance waited in the sink before it started playing, or
+        ``None`` (not started, or a sink that does not play in real time)."""
+        return None
+
+    @property
+    def start_reason(self) -> str:
+        """Why the latest utterance started when it did, in words (``""``: not known)."""
+        return ""
+
     def set_paused(self, paused: bool) -> None:  # noqa: B027 - no-op unless real-time
         """Pause or resume playback without losing buffered audio (real-time sinks only)."""
 

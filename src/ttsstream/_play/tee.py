@@ -74,6 +74,21 @@ class TeeSink(Sink):
         """Close every sink."""
         await _every(self.sinks, lambda s: s.aclose())
 
+    def expect(self, *, chars: int, key: str) -> None:
+        """Pass the hint on to every sink."""
+        for sink in self.sinks:
+            sink.expect(chars=chars, key=key)
+
+    @property
+    def start_delay(self) -> float | None:
+        """The first sink's start delay that is known (the device's, usually)."""
+        return next((s.start_delay for s in self.sinks if s.start_delay is not None), None)
+
+    @property
+    def start_reason(self) -> str:
+        """The first sink's start reason that is known."""
+        return next((s.start_reason for s in self.sinks if s.start_reason), "")
+
     def set_paused(self, paused: bool) -> None:
         """Pause or resume every sink that can."""
         for sink in self.sinks:

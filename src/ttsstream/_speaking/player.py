@@ -17,7 +17,7 @@ import anyio
 from .._errors import TTSStreamError
 from .._format import AudioChunk, AudioFormat
 from .._play.sink import Sink
-from .._pump import Gaps, Output, pump
+from .._pump import Gaps, Output, pump, speech_key
 from .ledger import HeardLedger
 from .queue import UtteranceQueue
 from .utterance import Job, UtteranceState
@@ -50,6 +50,7 @@ class Player:
         self._scope: anyio.CancelScope | None = None
         self._wake = anyio.Event()
         self._interrupting = False
+        self._opener: Job | None = None  # the job that opened the output's session
 
     def wake(self) -> None:
         """Something was queued (or interrupted): look again."""
@@ -68,7 +69,19 @@ class Player:
 
     def _drained(self, fmt: AudioFormat, frames: int) -> None:
         # Everything written in the session has been heard.
+        self._note_start()
         self._ledger.settle_heard(frames, fmt, Gaps.of(self.sink))
+
+    def _note_start(self) -> None:
+        """Give the session's first utterance the sink's start delay and reason, once known."""
+        job = self._opener
+        if job is None:
+            return
+        delay = self.sink.start_delay
+        if delay is not None:
+            job.utterance.start_delay = delay
+            job.utterance.start_reason = self.sink.start_reason
+            self._opener = None
 
     async def run(self) -> None:
         """Forever: play the next utterance, or wait for one."""
@@ -100,10 +113,15 @@ class Player:
     async def _play(self, job: Job) -> None:
         def on_chunk(chunk: AudioChunk, start: int) -> None:
             if job.start_frame is None:
+                if start == 0:
+                    self._opener = job
                 self._ledger.started(job, start, Gaps.of(self.sink))
+            self._note_start()
 
+        self.sink.expect(chars=len(job.utterance.text), key=speech_key(self._queue.provider))
         async with job.receive:
             await pump(job.receive, self.output, on_chunk=on_chunk)
+        self._note_start()
         queue, u = self._queue, job.utterance
         queue.pending.popleft()
         self.current = None
@@ -176,6 +194,8 @@ class Player:
         fmt = self.output.format
         if fmt is not None:
             await self.output.abort()
+            self._note_start()
+            self._opener = None
             current = self.current
             self._ledger.settle_cut(
                 self.sink.frames_played, fmt, Gaps.of(self.sink), current, self.output.frames

@@ -70,6 +70,12 @@ class Utterance:
     gap_seconds: float = 0.0
     #: The provider's error, for ``FAILED``.
     error: BaseException | None = None
+    #: For an utterance that started the output (the first after silence): seconds its audio
+    #: waited in the sink before playing, once known (see :attr:`SpeakReport.start_delay`);
+    #: ``None`` for one that followed another without a pause, or before it started.
+    start_delay: float | None = None
+    #: Why it started then, in words (``""`` when ``start_delay`` is ``None``).
+    start_reason: str = ""
 
     @property
     def ttfa(self) -> float | None:
