@@ -14,33 +14,38 @@ threshold:
   (:class:`VoiceStats`, learned in this process from completed utterances per provider and
   voice; a conservative :data:`DEFAULT_CHARS_PER_SECOND` until then), minus what has played.
 * For a steady rate ``r < 1`` playback never runs dry if it starts once ``L * (1 - r)`` seconds
-  are buffered; the policy waits for that times :data:`SAFETY` plus :data:`MARGIN`. After an
-  underrun the same formula sizes the rebuffer, so it does not run dry again.
+  are buffered; the policy waits for that times :data:`SAFETY`, plus one burst's worth when the
+  audio comes in bursts (:meth:`StartPolicy.need`), plus :data:`MARGIN`. Since bursts would
+  only let it start at the burst after the flow reached that, it starts at the moment the flow
+  reaches it, when what is buffered covers the wait for the next burst. After an underrun the
+  same formula sizes the rebuffer, so it does not run dry again.
 * When ``r >= 1`` it costs nothing: the threshold is the plain prebuffer.
 
 A fast and a slow server look the same at the first chunk. The policy resolves it with evidence
 from the current text first: a first chunk that arrived faster than real time since the request
 proves a fast server (Piper's sentence-sized chunks, most cloud services); otherwise it holds for
-at most :data:`OBSERVE` seconds for a second arrival to measure the rate; when that window passes
-without one, it falls back on the lower bound, or on the rate learned for this voice earlier in
-the process when that is higher.
+at most :data:`OBSERVE` seconds for a second arrival to measure the rate, unless this voice's
+texts arrived clearly faster than real time earlier in the process (:data:`FAST_PRIOR`); when
+that window passes without a second arrival, it falls back on the lower bound, or on the rate
+learned for this voice when that is higher.
 
 It never reads a clock: the caller passes ``now`` (any clock, the same one throughout).
 
 >>> voices = VoiceStats()
 >>> policy = StartPolicy(prebuffer=0.03, rebuffer=0.1, voices=voices)
 >>> policy.begin()
->>> policy.expect(chars=150, key="demo", now=0.0)   # ~12.5 s of speech by default
+>>> policy.expect(chars=130, key="demo", now=0.0)   # ~10 s of speech by default
 >>> policy.arrived(0.4, now=0.5)                    # first chunk: 0.4 s of audio after 0.5 s
 >>> policy.arrived(0.4, now=1.0)                    # second: 0.8x real time
 >>> hold = policy.decide(now=1.0, played=0.0, restart=False)
 >>> round(hold.seconds, 2), hold.reason
-(2.85, 'arrival 0.80x real time, ~12.5 s of speech left: waited for 2.85 s of audio')
+(2.68, 'arrival 0.80x real time, ~10.0 s of speech left: waited for 2.68 s of audio')
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 
 __all__ = [
@@ -51,14 +56,18 @@ __all__ = [
 ]
 
 #: Characters per second assumed for a voice before any of its speech has played: on the slow
-#: side of English TTS voices (most speak 13-17), so the speech left is over- rather than
-#: underestimated and the start errs towards waiting a little longer.
-DEFAULT_CHARS_PER_SECOND = 12.0
+#: side of English TTS voices (measured: Piper's joe voice 14-18.5 including pauses; most cloud
+#: voices speak 14-17), so the speech left is over- rather than underestimated and the start
+#: errs towards waiting a little longer.
+DEFAULT_CHARS_PER_SECOND = 13.0
 #: The buffer needed for a steady rate is multiplied by this (the rate and the length are
 #: estimates).
-SAFETY = 1.1
+SAFETY = 1.05
 #: Seconds of audio added on top of that.
 MARGIN = 0.1
+#: The longest wait between arrivals seen so far is taken this many times: a later burst may be
+#: larger than the first few (tuned on simulated bursts of 0.15-0.9 s at 0.6-0.95x).
+BURST = 1.5
 #: Seconds after the first arrival to wait for a second one when nothing yet shows that the
 #: server is fast: the most a fast server with small first chunks can lose.
 OBSERVE = 0.25
@@ -68,8 +77,15 @@ MIN_SPAN = 0.05
 #: When more audio has arrived than the text was estimated to give, the estimate was wrong: the
 #: total is taken as this many times what has arrived.
 OVERRUN = 1.25
+#: After an underrun, the rate is also measured over about this many recent wall seconds, and
+#: the lower of the two is used: a server that slowed down is not judged by its fast start.
+RECENT = 3.0
 #: Rates at or above this are "faster than real time": no waiting.
 REAL_TIME = 1.0
+#: A rate learned for the voice earlier in the process at or above this starts a text at once,
+#: before its own rate is measured (a server that slowed down since costs one gap, after which
+#: the rebuffer is sized by the measured rate).
+FAST_PRIOR = 1.2
 
 
 class VoiceStats:
@@ -77,7 +93,7 @@ class VoiceStats:
     arrival rate of its latest completed text. Keys are any string (provider and voice).
 
     >>> stats = VoiceStats()
-    >>> stats.seconds_for("openai:nova", 120)     # the default: 12 characters per second
+    >>> stats.seconds_for("openai:nova", 130)     # the default: 13 characters per second
     10.0
     >>> stats.learn("openai:nova", chars=150, seconds=10.0)
     >>> stats.seconds_for("openai:nova", 120), stats.chars_per_second("openai:nova")
@@ -192,6 +208,10 @@ class StartPolicy:
         self._blocked_base = 0.0
         self._first: tuple[float, float, float] | None = None  # (time, received, blocked)
         self._last: tuple[float, float, float] | None = None
+        self._recent: deque[tuple[float, float, float]] = deque()  # the last RECENT seconds
+        #: The longest wait between two arrivals of the current text (wall seconds, blocked
+        #: time left out): audio that comes in bursts needs a burst more in the buffer.
+        self.longest_gap = 0.0
 
     def expect(self, *, chars: int, key: str, now: float | None) -> None:
         """A text of ``chars`` characters in voice ``key`` was requested at ``now`` (``None``:
@@ -204,18 +224,37 @@ class StartPolicy:
         self._base = self.received
         self._blocked_base = self._blocked
         self._first = self._last = None
+        self._recent.clear()
+        self.longest_gap = 0.0
 
     def arrived(self, seconds: float, now: float) -> None:
         """``seconds`` of audio were handed to the sink at ``now``."""
         self.received += seconds
         point = (now, self.received, self._blocked)
+        last = self._last
+        if last is not None:
+            gap = (now - last[0]) - (self._blocked - last[2])
+            self.longest_gap = max(self.longest_gap, gap)
         if self._first is None:
             self._first = point
         self._last = point
+        recent = self._recent
+        recent.append(point)
+        # keep one point older than the window, so the window spans RECENT seconds
+        while len(recent) > 2 and recent[1][0] <= now - RECENT:
+            recent.popleft()
 
     def blocked(self, seconds: float) -> None:
         """The writer waited ``seconds`` for room in the buffer (the player's pace)."""
         self._blocked += max(0.0, seconds)
+
+    def recent_rate(self) -> float | None:
+        """The arrival rate over about the last :data:`RECENT` seconds of the current text."""
+        if len(self._recent) < 2:
+            return None
+        first, last = self._recent[0], self._recent[-1]
+        span = (last[0] - first[0]) - (last[2] - first[2])
+        return (last[1] - first[1]) / span if span >= MIN_SPAN else None
 
     @property
     def known_text(self) -> bool:
@@ -246,8 +285,14 @@ class StartPolicy:
         return max(0.0, total - played)
 
     def need(self, rate: float, left: float) -> float:
-        """Seconds to buffer so that speech ``left`` long, arriving at ``rate``, never runs dry."""
-        return min(self.limit, left * max(0.0, 1.0 - rate) * SAFETY + MARGIN)
+        """Seconds to buffer so that speech ``left`` long, arriving at ``rate`` in bursts at
+        most :attr:`longest_gap` apart, never runs dry: ``left x (1 - rate)`` for a steady
+        flow, times :data:`SAFETY`; plus ``rate x burst`` (a last burst of ``burst = rate x gap``
+        seconds arrives whole at its end; the gap taken :data:`BURST` times); plus
+        :data:`MARGIN`."""
+        steady = left * max(0.0, 1.0 - rate) * SAFETY
+        burst = rate * rate * self.longest_gap * BURST
+        return min(self.limit, steady + burst + MARGIN)
 
     def decide(self, *, now: float, played: float, restart: bool) -> Hold:
         """The hold in force from ``now``: ``played`` seconds of the session have been played;
@@ -261,6 +306,19 @@ class StartPolicy:
         if left is None:
             return Hold(base, f"no text length given: started at {at_base}")
         rate, measured = self.rate()
+        recent = self.recent_rate() if restart else None
+        if rate is not None and recent is not None and recent < rate:
+            rate = recent
+        if rate is not None and rate >= REAL_TIME and restart and self.longest_gap > base:
+            # Fast, but in bursts: rebuffer what plays until the next burst comes.
+            need = min(self.limit, self.longest_gap)
+            return Hold(
+                need,
+                f"server faster than real time ({rate:.2f}x) in bursts up to "
+                f"{self.longest_gap:.2f} s apart: rebuffered {need:.2f} s",
+                rate=rate,
+                left=left,
+            )
         if rate is not None and rate >= REAL_TIME:
             shown = "" if math.isinf(rate) else f" ({rate:.2f}x)"
             return Hold(
@@ -273,22 +331,27 @@ class StartPolicy:
             return Hold(max(base, self.limit), "waiting for the first audio", left=left)
         if measured:
             assert rate is not None
-            return self._waiting(base, rate, left)
-        # One arrival, nothing to show the server is fast: wait a moment for a second one.
+            return self._waiting(base, rate, left, played)
+        # One arrival, nothing to show the server is fast: unless this voice was clearly fast
+        # before, wait a moment for a second one.
         assert self._first is not None
         fallback = rate
         learned = self.voices.rate(self._key or "")
+        if learned is not None and learned >= FAST_PRIOR:
+            return Hold(
+                base,
+                f"earlier texts in this voice arrived at {learned:.2f}x: started at {at_base}",
+                rate=learned,
+                left=left,
+            )
         if learned is not None and (fallback is None or learned > fallback):
             fallback = learned
         if fallback is None:
             then = Hold(base, f"one chunk, no rate known: started at {at_base}")
         elif fallback >= REAL_TIME:
-            then = Hold(
-                base,
-                f"earlier texts in this voice arrived at {fallback:.2f}x: started at {at_base}",
-            )
+            then = Hold(base, f"about real time ({fallback:.2f}x): started at {at_base}")
         else:
-            then = self._waiting(base, fallback, left)
+            then = self._waiting(base, fallback, left, played)
         return Hold(
             max(base, self.limit),
             "measuring the arrival rate",
@@ -299,7 +362,7 @@ class StartPolicy:
             left=left,
         )
 
-    def _waiting(self, base: float, rate: float, left: float) -> Hold:
+    def _waiting(self, base: float, rate: float, left: float, played: float) -> Hold:
         need = self.need(rate, left)
         if need <= base:
             return Hold(
@@ -310,10 +373,22 @@ class StartPolicy:
                 left=left,
             )
         capped = " (the buffer's limit)" if need >= self.limit else ""
+        why = f"arrival {rate:.2f}x real time, ~{left:.1f} s of speech left: "
+        hold = Hold(need, f"{why}waited for {need:.2f} s of audio{capped}", rate=rate, left=left)
+        # Audio comes in bursts, so the buffer would cross the threshold only at the burst after
+        # the moment the steady flow reaches it. Start at that moment instead, if what is
+        # buffered covers the longest wait for a burst.
+        buffered = self.received - played
+        last = self._last
+        if last is None or rate <= 0 or buffered < self.longest_gap + MARGIN or capped:
+            return hold
         return Hold(
             need,
-            f"arrival {rate:.2f}x real time, ~{left:.1f} s of speech left: "
-            f"waited for {need:.2f} s of audio{capped}",
+            hold.reason,
+            until=last[0] + (need - buffered) / rate,
+            then=base,
+            then_reason=f"{why}started when {need:.2f} s of audio would have arrived at that "
+            f"rate ({buffered:.2f} s buffered)",
             rate=rate,
             left=left,
         )
