@@ -20,10 +20,16 @@ between its first and last sample is inserted silence, whatever pauses the speec
   schedule (the latest ``arrival - position`` over all bursts, from the request) plus the
   device's output latency;
 * the library's own report: underruns, gap_seconds, start_delay, start_reason;
-* the buffer level over time (audio received minus audio heard, sampled every 10 ms in the
-  child) for the plot in the docs.
+* the buffer level over time (audio handed to the sink minus audio heard, by
+  ``DeviceSink.frames_played``, sampled every 10 ms in the child) for the plot in the docs.
 
-Modes alternate within each repetition; the table shows medians.
+Modes: ``today`` (``adaptive_start=False``: start at the 30 ms prebuffer), ``policy`` (the
+default, in a fresh process: the voice's speaking rate is not known yet) and ``warm`` (the
+default, after one sentence from the same server at the same rate: the voice is learned, as in
+a chatbot's second answer). They alternate within each repetition; the table shows medians.
+About 10 minutes with the defaults, 1 minute with ``--quick``; ``--data`` (default
+``docs/data/slow_server.json``, not written with ``--quick``) keeps the table and one run per
+mode at ``--plot-rate`` for ``docs/scripts/plot_slow_server.py``, which this script runs.
 
     python benchmarks/bench_slow_server.py [--runs 3] [--rates 0.6 0.8 0.95 1.5] [--quick]
 """
@@ -103,7 +109,9 @@ def child(mode: str, url: str, text: str) -> None:
 
         async def sample() -> None:
             while True:
-                timeline.append((time.monotonic(), received, sink.frames_played))
+                # Until its first chunk opens this utterance the sink still counts the last one.
+                played = sink.frames_played if received else 0
+                timeline.append((time.monotonic(), received, played))
                 await anyio.sleep(0.01)
 
         try:

@@ -1,9 +1,9 @@
 """Draw docs/img/slow_server.png from docs/data/slow_server.json (written by the benchmark).
 
 ``benchmarks/bench_slow_server.py`` measures, for a server slower than real time, the audio
-received and the audio heard over time, starting at once (today's behaviour) and with the start
-policy; it saves one run of each in the JSON. This script draws the buffer level (received minus
-heard) and both curves from it.
+handed to the sink and the audio heard over time, starting at once (today's behaviour) and with
+the start policy; it saves one run of each in the JSON. This script draws the buffer level
+(handed to the sink minus heard) and both curves from it.
 
     python docs/scripts/plot_slow_server.py [DATA.json [OUTPUT.png]]
 
@@ -49,14 +49,16 @@ def main(data: Path = DATA, output: Path = OUTPUT) -> None:
         level_ax.plot(t, [g - h for g, h in zip(got, heard, strict=True)], color=color, label=label)
         flow_ax.plot(t, got, color=color, lw=1, ls="--")
         flow_ax.plot(t, heard, color=color, lw=2, label=f"heard: {label}")
-    level_ax.set_ylabel("buffered: received - heard (s)")
+    level_ax.set_ylabel("buffered: handed to sink - heard (s)")
     level_ax.set_title("Buffer level: at 0 mid-speech the listener hears silence")
     level_ax.axhline(0, color="k", lw=0.6)
     level_ax.legend(loc="upper right")
-    flow_ax.plot([], [], color="0.4", lw=1, ls="--", label="received (same colour)")
+    flow_ax.plot([], [], color="0.4", lw=1, ls="--", label="handed to the sink (same colour)")
     flow_ax.set_ylabel("audio (s)")
     flow_ax.set_xlabel("time since speak() was called (s)")
-    flow_ax.set_title("Audio received (dashed) and heard (solid): flat solid stretches are gaps")
+    flow_ax.set_title(
+        "Audio handed to the sink (dashed) and heard (solid): flat solid stretches are gaps"
+    )
     flow_ax.legend(loc="upper left")
     output.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(output, dpi=110)
