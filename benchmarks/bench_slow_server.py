@@ -304,7 +304,7 @@ def summarize(runs: list[Run], rates: list[float], modes: list[str]) -> list[dic
                     "underruns": med([r.report.get("underruns") for r in mine]),
                     "gap_seconds": med([r.report.get("gap_seconds") for r in mine]),
                     "start_delay_s": med([r.report.get("start_delay") for r in mine]),
-                    "start_reason": reasons[0] if len(reasons) == 1 else " | ".join(reasons),
+                    "start_reason": " / ".join(reasons),
                     "late_max_s": max(r.late for r in mine),
                 }
             )
@@ -336,6 +336,31 @@ def print_table(rows: list[dict[str, Any]], duration: float, runs: int) -> None:
             f"{fmt(r['minimum_s'], '9.2f')} {fmt(ratio, '6.2f')} {fmt(r['underruns'], '9.0f')} "
             f"{fmt(r['gap_seconds'], '6.2f')} {fmt(r['start_delay_s'], '11.2f')} "
             f"{'yes' if r['exact'] else 'NO':>5}  {r['start_reason']}"
+        )
+
+
+LABELS = {"today": "start at once", "policy": "policy, first text", "warm": "policy, voice known"}
+
+
+def print_markdown(rows: list[dict[str, Any]]) -> None:
+    """The table as Markdown, for benchmarks/README.md."""
+    print(
+        "\n| rate | mode | gaps | silence inserted | time to first sound | least possible "
+        "| ratio | report: underruns, gap s | start_delay | start_reason |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        ratio = "-"
+        if r["ttfs_s"] is not None and r["minimum_s"] and r["rate"] < 1:
+            ratio = f"{r['ttfs_s'] / r['minimum_s']:.2f}"
+        gaps = f"{r['gaps']:.0f}" + (
+            f" (max {r['gaps_max']})" if r["gaps_max"] != r["gaps"] else ""
+        )
+        print(
+            f"| {r['rate']:g}x | {LABELS[r['mode']]} | {gaps} | {fmt(r['silence_s'], '.2f')} s "
+            f"| {fmt(r['ttfs_s'], '.2f')} s | {fmt(r['minimum_s'], '.2f')} s | {ratio} "
+            f"| {fmt(r['underruns'], '.0f')}, {fmt(r['gap_seconds'], '.2f')} "
+            f"| {fmt(r['start_delay_s'], '.2f')} s | {r['start_reason']} |"
         )
 
 
@@ -413,6 +438,7 @@ def main() -> None:
     rows = summarize(runs, args.rates, modes)
     duration = len(source) / RATE
     print_table(rows, duration, args.runs)
+    print_markdown(rows)
     load = os.getloadavg()
     meta = {
         "date": time.strftime("%Y-%m-%d"),
