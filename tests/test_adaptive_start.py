@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import anyio
+import anyio.lowlevel
 import httpx
 import numpy as np
 import pytest
@@ -79,7 +80,7 @@ class PacedBody(httpx.AsyncByteStream):
             sizes = [len(data)] if self.whole else [1023, 777, 4095]
             for piece in split(data[sent * 2 : end * 2], sizes):
                 yield piece
-                await anyio.sleep(0)
+                await anyio.lowlevel.checkpoint()
             sent = end
 
 

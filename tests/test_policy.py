@@ -15,14 +15,14 @@ import pytest
 
 from ttsstream._play.policy import (
     BURST,
+    BURST_GAP,
     DEFAULT_CHARS_PER_SECOND,
     FAST_PRIOR,
     MARGIN,
-    BURST_GAP,
-    STREAM_SPAN,
     OBSERVE,
     OVERRUN,
     SAFETY,
+    STREAM_SPAN,
     Hold,
     StartPolicy,
     VoiceStats,
