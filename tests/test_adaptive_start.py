@@ -9,7 +9,7 @@ what is heard.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import anyio
 import anyio.lowlevel
@@ -55,8 +55,10 @@ class PacedBody(httpx.AsyncByteStream):
         burst: float,
         ttfb: float,
         whole: bool = False,
+        written: Callable[[], int] | None = None,
     ) -> None:
         self.stream = stream
+        self.written = written
         self.audio = audio
         self.rate = rate
         self.burst = round(burst * RATE)
@@ -64,19 +66,25 @@ class PacedBody(httpx.AsyncByteStream):
         self.whole = whole
         self.t0 = stream.clock  # the request is sent now
 
-    def run_until(self, due: float) -> None:
+    async def run_until(self, due: float, sent: int) -> None:
+        """Run the device until ``due``, once the ``sent`` frames were written to the sink (a
+        reader in another task than the writer must not run the device ahead of it)."""
+        if self.written is not None:
+            with anyio.fail_after(10):
+                while self.written() < sent:
+                    await anyio.sleep(0.0005)
         while self.stream.clock < due - 1e-9:
             self.stream.tick(240)
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         wav = streaming_wav(self.audio, RATE)
-        self.run_until(self.t0 + self.ttfb)
+        await self.run_until(self.t0 + self.ttfb, 0)
         yield wav[:44]
         data = wav[44:]
         sent = 0
         while sent < len(self.audio):
             end = min(len(self.audio), sent + self.burst)
-            self.run_until(self.t0 + self.ttfb + end / RATE / self.rate)
+            await self.run_until(self.t0 + self.ttfb + end / RATE / self.rate, sent)
             sizes = [len(data)] if self.whole else [1023, 777, 4095]
             for piece in split(data[sent * 2 : end * 2], sizes):
                 yield piece
@@ -92,9 +100,10 @@ def paced_openai(
     burst: float = 0.2,
     ttfb: float = 0.05,
     whole: bool = False,
+    written: Callable[[], int] | None = None,
 ) -> ttsstream.OpenAI:
     def respond(request: httpx.Request) -> httpx.Response:
-        body = PacedBody(sd.stream, audio, rate, burst, ttfb, whole)
+        body = PacedBody(sd.stream, audio, rate, burst, ttfb, whole, written)
         return httpx.Response(200, headers={"content-type": "audio/wav"}, stream=body)
 
     return ttsstream.OpenAI(api_key=KEY, retries=Retries(0), client=client_for(respond))
@@ -261,3 +270,31 @@ async def test_a_slow_server_holds_the_device_sink_and_the_reason_tells() -> Non
             assert not sd.stream.tick(240).data.any()  # 1 s buffered: still waiting
         await sink.abort()
     assert sink.start_delay is None  # it never started
+
+
+# -- Speaker --------------------------------------------------------------------------------
+
+
+async def test_speaker_tells_the_sink_each_text_and_the_utterance_reports_the_start() -> None:
+    sd = FakeSoundDevice()
+    audio = speech(10.0)
+    sink = await device_sink(sd)
+    # The speaker's fetcher reads the body (and so runs the fake device) in its own task: it
+    # waits for the player to write what it got before running the device on.
+    provider = paced_openai(sd, audio, 0.6, written=lambda: sink._utt_frames_in)
+    async with sink, ttsstream.Speaker(provider=provider, sink=sink) as speaker:
+        first = await speaker.say(TEXT)
+    np.testing.assert_array_equal(heard(sd.stream), audio[:, 0])
+    assert first.state is ttsstream.UtteranceState.DONE
+    assert first.underruns == 0
+    assert first.start_delay is not None
+    least = 10 / 0.6 - 9.8 - 0.2 / 0.6
+    assert least <= first.start_delay <= 1.3 * least + 0.1
+    assert first.start_reason.startswith("arrival 0.60x real time, ~10.0 s of speech left: ")
+    assert sink._voices.chars_per_second("openai:OpenAI:alloy") == pytest.approx(13.0)
+
+
+async def test_speaker_with_the_adaptive_start_off_on_its_own_sink() -> None:
+    speaker = ttsstream.Speaker(provider=ttsstream.OpenAI(api_key=KEY), adaptive_start=False)
+    assert speaker.adaptive_start is False
+    assert ttsstream.Speaker(provider=ttsstream.OpenAI(api_key=KEY)).adaptive_start is True
