@@ -15,13 +15,14 @@ import pytest
 
 from ttsstream._play.policy import (
     BURST,
+    BURST_GAP,
     DEFAULT_CHARS_PER_SECOND,
     FAST_PRIOR,
     MARGIN,
-    MIN_SPAN,
     OBSERVE,
     OVERRUN,
     SAFETY,
+    STREAM_SPAN,
     Hold,
     StartPolicy,
     VoiceStats,
@@ -172,9 +173,7 @@ def test_a_fast_server_with_a_small_first_chunk_waits_only_for_the_second() -> N
     # 50 ms of audio after 0.3 s (slow-looking), then 50 ms every 33 ms: 1.5x
     schedule = [(0.3 + i / 30, 0.05) for i in range(100)]
     run = simulate(make(), schedule, chars=75)
-    # as soon as two arrivals span MIN_SPAN: two chunk intervals here
-    assert run.start == pytest.approx(schedule[2][0], abs=DT)
-    assert schedule[2][0] - schedule[0][0] >= MIN_SPAN
+    assert run.start == pytest.approx(schedule[1][0], abs=DT)  # one chunk interval
     assert run.holds[0].reason == "measuring the arrival rate"
     assert run.holds[0].until == pytest.approx(0.3 + OBSERVE)
     assert "faster than real time (1.50x)" in run.reasons[0]
@@ -298,17 +297,36 @@ def test_time_blocked_on_a_full_buffer_is_not_the_server_s() -> None:
     assert policy.rate()[0] == pytest.approx(0.5 / 0.6)
 
 
-def test_two_arrivals_too_close_together_do_not_make_a_rate() -> None:
+def test_the_pieces_of_one_burst_do_not_make_a_rate_the_next_burst_does() -> None:
     policy = make()
     policy.begin()
     policy.expect(chars=130, key=KEY, now=0.0)
-    policy.arrived(0.1, now=1.0)
-    policy.arrived(0.1, now=1.0 + MIN_SPAN / 2)  # two pieces of one read
+    for k in range(5):  # one burst of 0.5 s in five pieces, 10 ms apart: not 10x
+        policy.arrived(0.1, now=1.0 + k * 0.01)
     rate, measured = policy.rate()
     assert not measured
-    assert rate == pytest.approx(0.2 / (1.0 + MIN_SPAN / 2))  # the lower bound since the request
-    policy.arrived(0.1, now=1.0 + MIN_SPAN)
-    assert policy.rate() == (pytest.approx(0.2 / MIN_SPAN), True)
+    assert rate == pytest.approx(0.5 / 1.04)  # the lower bound since the request
+    hold = policy.decide(now=1.04, played=0.0, restart=False)
+    assert hold.reason == "measuring the arrival rate"
+    assert hold.until == pytest.approx(1.0 + OBSERVE)
+    policy.arrived(0.1, now=1.54)  # the next burst's first piece, 0.5 s later
+    assert policy.rate() == (pytest.approx(0.1 / 0.5), True)
+    policy.arrived(0.3, now=1.54 + BURST_GAP / 2)  # ...and the rest of it
+    assert policy.rate() == (pytest.approx(0.4 / (0.5 + BURST_GAP / 2)), True)
+    assert policy.longest_gap == pytest.approx(0.5)
+
+
+def test_a_steady_stream_of_pieces_closer_than_a_burst_gap_is_measured_as_one() -> None:
+    policy = make()
+    policy.begin()
+    policy.expect(chars=130, key=KEY, now=0.0)
+    t = 0.5
+    while t < 0.5 + STREAM_SPAN - 0.005:  # 15 ms of audio every 10 ms: 1.5x
+        policy.arrived(0.015, now=t)
+        assert policy.rate()[1] is False
+        t = round(t + 0.01, 9)
+    policy.arrived(0.015, now=t + 0.001)
+    assert policy.rate() == (pytest.approx(0.15 / 0.101), True)
 
 
 # -- the first chunk: fast or slow? ---------------------------------------------------------

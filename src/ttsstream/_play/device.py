@@ -401,13 +401,13 @@ class DeviceSink(Sink):
             )
         if self._state != "open":
             return
+        now = self._now()  # the audio arrived now
         self._check()
         self._utt_frames_in += len(samples)
         data = samples if self._converter is None else self._converter.process(samples)
         policy, engine = self._policy, self._engine
         assert policy is not None
         assert engine is not None
-        now = self._now()
         if self._first_write is None:
             self._first_write = now
         policy.arrived(len(samples) / fmt.sample_rate, now)

@@ -71,9 +71,14 @@ BURST = 1.5
 #: Seconds after the first arrival to wait for a second one when nothing yet shows that the
 #: server is fast: the most a fast server with small first chunks can lose.
 OBSERVE = 0.25
-#: Wall seconds two arrivals must span before their rate counts (two pieces of one network read
-#: arrive together and would show an absurd rate).
-MIN_SPAN = 0.05
+#: Arrivals closer together than this (wall seconds) are pieces of one burst: a server sends
+#: what it generated in one go, and the pieces come far faster than it generates. The rate is
+#: measured from the end of the first burst on, so the first burst's own pieces never make it
+#: look fast.
+BURST_GAP = 0.02
+#: A first "burst" that goes on this long (wall seconds) is a steady stream of small chunks:
+#: its own rate counts.
+STREAM_SPAN = 0.1
 #: When more audio has arrived than the text was estimated to give, the estimate was wrong: the
 #: total is taken as this many times what has arrived.
 OVERRUN = 1.25
@@ -208,6 +213,7 @@ class StartPolicy:
         self._blocked_base = 0.0
         self._first: tuple[float, float, float] | None = None  # (time, received, blocked)
         self._last: tuple[float, float, float] | None = None
+        self._origin: tuple[float, float, float] | None = None  # the end of the first burst
         self._recent: deque[tuple[float, float, float]] = deque()  # the last RECENT seconds
         #: The longest wait between two arrivals of the current text (wall seconds, blocked
         #: time left out): audio that comes in bursts needs a burst more in the buffer.
@@ -223,7 +229,7 @@ class StartPolicy:
         self._asked = now
         self._base = self.received
         self._blocked_base = self._blocked
-        self._first = self._last = None
+        self._first = self._last = self._origin = None
         self._recent.clear()
         self.longest_gap = 0.0
 
@@ -235,6 +241,8 @@ class StartPolicy:
         if last is not None:
             gap = (now - last[0]) - (self._blocked - last[2])
             self.longest_gap = max(self.longest_gap, gap)
+            if self._origin is None and gap >= BURST_GAP:
+                self._origin = last
         if self._first is None:
             self._first = point
         self._last = point
@@ -254,7 +262,7 @@ class StartPolicy:
             return None
         first, last = self._recent[0], self._recent[-1]
         span = (last[0] - first[0]) - (last[2] - first[2])
-        return (last[1] - first[1]) / span if span >= MIN_SPAN else None
+        return (last[1] - first[1]) / span if span >= BURST_GAP else None
 
     @property
     def known_text(self) -> bool:
@@ -262,12 +270,20 @@ class StartPolicy:
         return self._key is not None
 
     def rate(self) -> tuple[float | None, bool]:
-        """The arrival rate of the current text and whether it was measured between arrivals
-        (``False``: only the lower bound from the request to the first arrival, or ``None``)."""
-        first, last = self._first, self._last
+        """The arrival rate of the current text and whether it was measured between bursts
+        (``False``: only the lower bound since the request, or ``None``).
+
+        Measured: the audio that arrived after the first burst over the time since it ended
+        (each burst was generated in the time before it arrived), or, when the first "burst" is
+        a steady stream lasting :data:`STREAM_SPAN`, over that stream."""
+        first, last, origin = self._first, self._last, self._origin
+        if origin is not None and last is not None:
+            span = (last[0] - origin[0]) - (last[2] - origin[2])
+            if span > 0:
+                return (last[1] - origin[1]) / span, True
         if first is not None and last is not None:
             span = (last[0] - first[0]) - (last[2] - first[2])
-            if span >= MIN_SPAN:
+            if span >= STREAM_SPAN:
                 return (last[1] - first[1]) / span, True
         if self._asked is not None and last is not None:
             span = (last[0] - self._asked) - (last[2] - self._blocked_base)
