@@ -383,7 +383,15 @@ def save_data(
         timelines[mode] = points
     data = {"meta": {**meta, "plot_rate": plot_rate}, "rows": rows, "timelines": timelines}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, indent=1) + "\n")
+    # One line per point: a small file whose diffs can be read.
+    head = json.dumps({k: v for k, v in data.items() if k != "timelines"}, indent=1)
+    lines = [
+        f'  "{mode}": [\n' + ",\n".join(f"   {json.dumps(p)}" for p in points) + "\n  ]"
+        for mode, points in timelines.items()
+    ]
+    text = head[: -len("\n}")] + ',\n "timelines": {\n' + ",\n".join(lines) + "\n }\n}\n"
+    json.loads(text)
+    path.write_text(text)
     print(f"data: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
 
 

@@ -49,6 +49,12 @@ def main(data: Path = DATA, output: Path = OUTPUT) -> None:
         level_ax.plot(t, [g - h for g, h in zip(got, heard, strict=True)], color=color, label=label)
         flow_ax.plot(t, got, color=color, lw=1, ls="--")
         flow_ax.plot(t, heard, color=color, lw=2, label=f"heard: {label}")
+    least = [r["minimum_s"] for r in doc["rows"] if r["rate"] == rate and r["minimum_s"]]
+    if least:  # the same schedule in every mode
+        for ax in (level_ax, flow_ax):
+            ax.axvline(
+                least[0], color="0.3", ls=":", lw=1.2, label="least possible first sound, no gaps"
+            )
     level_ax.set_ylabel("buffered: handed to sink - heard (s)")
     level_ax.set_title("Buffer level: at 0 mid-speech the listener hears silence")
     level_ax.axhline(0, color="k", lw=0.6)
