@@ -343,3 +343,22 @@ async def test_a_tee_passes_the_hint_on_and_reports_the_device_s_start() -> None
     tee.expect(chars=12, key="k")
     assert hinted.hints == [(12, "k")]
     assert (tee.start_delay, tee.start_reason) == (0.25, "because")
+
+
+async def test_a_text_shorter_than_announced_starts_when_it_ends_and_says_so() -> None:
+    sd = FakeSoundDevice()
+    sink = await device_sink(sd)
+    async with sink:
+        sink.expect(chars=130, key="k")  # ~10 s announced...
+        await sink.open(S16)
+        for _ in range(30):
+            sd.stream.tick(240)
+        await sink.write(speech(0.2))  # ...0.2 s after 0.3 s, and that is all
+        await sink.drain()
+        assert sink.start_reason == (
+            "all of its audio had arrived, so it started at once (the policy: measuring the "
+            "arrival rate)"
+        )
+        assert sink.start_delay is not None
+        assert 0 < sink.start_delay < 0.1
+        np.testing.assert_array_equal(heard(sd.stream), speech(0.2)[:, 0])
