@@ -298,3 +298,67 @@ async def test_speaker_with_the_adaptive_start_off_on_its_own_sink() -> None:
     speaker = ttsstream.Speaker(provider=ttsstream.OpenAI(api_key=KEY), adaptive_start=False)
     assert speaker.adaptive_start is False
     assert ttsstream.Speaker(provider=ttsstream.OpenAI(api_key=KEY)).adaptive_start is True
+
+
+# -- other sinks ----------------------------------------------------------------------------
+
+
+async def test_sinks_that_do_not_play_in_real_time_report_no_start() -> None:
+    sink = ttsstream.MemorySink()
+    sink.expect(chars=10, key="k")  # a hint it ignores
+    provider = ttsstream.OpenAI(
+        api_key=KEY,
+        retries=Retries(0),
+        client=client_for(
+            lambda r: httpx.Response(
+                200, headers={"content-type": "audio/wav"}, content=streaming_wav(speech(0.1))
+            )
+        ),
+    )
+    report = await ttsstream.speak("Hi.", provider=provider, sink=sink)
+    assert report.frames == round(0.1 * RATE)
+    assert (report.start_delay, report.start_reason) == (None, "")
+
+
+async def test_a_tee_passes_the_hint_on_and_reports_the_device_s_start() -> None:
+    class Hinted(ttsstream.MemorySink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hints: list[tuple[int, str]] = []
+
+        def expect(self, *, chars: int, key: str) -> None:
+            self.hints.append((chars, key))
+
+        @property
+        def start_delay(self) -> float | None:
+            return 0.25 if self.hints else None
+
+        @property
+        def start_reason(self) -> str:
+            return "because" if self.hints else ""
+
+    quiet, hinted = ttsstream.MemorySink(), Hinted()
+    tee = ttsstream.TeeSink(quiet, hinted)
+    assert (tee.start_delay, tee.start_reason) == (None, "")
+    tee.expect(chars=12, key="k")
+    assert hinted.hints == [(12, "k")]
+    assert (tee.start_delay, tee.start_reason) == (0.25, "because")
+
+
+async def test_a_text_shorter_than_announced_starts_when_it_ends_and_says_so() -> None:
+    sd = FakeSoundDevice()
+    sink = await device_sink(sd)
+    async with sink:
+        sink.expect(chars=130, key="k")  # ~10 s announced...
+        await sink.open(S16)
+        for _ in range(30):
+            sd.stream.tick(240)
+        await sink.write(speech(0.2))  # ...0.2 s after 0.3 s, and that is all
+        await sink.drain()
+        assert sink.start_reason == (
+            "all of its audio had arrived, so it started at once (the policy: measuring the "
+            "arrival rate)"
+        )
+        assert sink.start_delay is not None
+        assert 0 < sink.start_delay < 0.1
+        np.testing.assert_array_equal(heard(sd.stream), speech(0.2)[:, 0])

@@ -518,7 +518,7 @@ class DeviceSink(Sink):
         hold = engine.start_hold[3]
         reason = hold.at(start)[1] if isinstance(hold, Hold) else "started at the prebuffer"
         if engine.start_ended:
-            reason = f"all of it had arrived before that: started at once ({reason})"
+            reason = f"all of its audio had arrived, so it started at once (the policy: {reason})"
         self._start_reason = reason
 
     async def drain(self) -> None:
