@@ -26,14 +26,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
-import numpy as np
 
 from .._errors import AudioDeviceError, ResamplerMissingError
 from .._format import AudioFormat
-from .convert import Converter
 from .devices import (
     DeviceInfo,
     choose_format,
@@ -42,8 +40,14 @@ from .devices import (
     load_sounddevice,
     output_devices,
 )
-from .engine import PlaybackEngine
-from .sink import Samples, Sink
+from .sink import Sink
+
+if TYPE_CHECKING:
+    # numpy, the engine and the converters are imported by prepare()'s worker thread, with
+    # PortAudio, while the request is in flight: not with ttsstream, not on the event loop.
+    from .convert import Converter
+    from .engine import PlaybackEngine
+    from .sink import Samples
 
 __all__ = ["DeviceInfo", "DeviceSink", "list_devices"]
 
@@ -256,13 +260,18 @@ class DeviceSink(Sink):
         if self._stream is not None:  # another task opened it while this one waited
             return
         stream_format = await self._choose_format(format)
+        from .convert import Converter
+
         Converter(format, stream_format)  # raises ResamplerMissingError now, if it will
         await self._open_stream(stream_format)
         self._warm_format = format
 
     def _resolve(self) -> DeviceInfo:
+        """Load PortAudio and what playing needs, and find the device (in a worker thread)."""
         if self._sd is None:
             self._sd = load_sounddevice()
+        from . import convert, engine  # noqa: F401 - numpy and the engine, off the event loop
+
         return find_device(output_devices(self._sd), self._device_request)
 
     def _lock(self) -> anyio.Lock:
@@ -300,6 +309,8 @@ class DeviceSink(Sink):
             raise
 
     async def _open_utterance(self, format: AudioFormat) -> None:
+        from .convert import Converter
+
         converter: Converter | None = None
         warm, self._warm_format = self._warm_format, None
         # A stream opened ahead for a format that did not come is reopened for this one.
@@ -461,6 +472,8 @@ class DeviceSink(Sink):
             ) from exc
 
     async def _open_stream(self, fmt: AudioFormat) -> None:
+        from .engine import PlaybackEngine
+
         rate = fmt.sample_rate
         engine = PlaybackEngine(
             rate=rate,
@@ -616,6 +629,8 @@ class _Counts:
 def _callback_for(engine: PlaybackEngine) -> Callable[[Any, int, Any, Any], None]:
     """PortAudio's callback for one stream: hands the block to ``engine`` (in PortAudio's
     thread). Never raises: an exception escaping would abort the stream, only printed."""
+    import numpy as np
+
     ring = engine.ring
 
     def callback(outdata: Any, frames: int, time_info: Any, status: Any) -> None:
