@@ -146,27 +146,31 @@ def _make_provider(args: argparse.Namespace) -> Provider:
     return provider
 
 
+#: Providers that need a key: (module in ttsstream._providers, class, name on the command line).
+#: AzureOpenAI before OpenAI, its base class.
+_KEYED = (
+    ("openai", "AzureOpenAI", "azure-openai"),
+    ("openai", "OpenAI", "openai"),
+    ("elevenlabs", "ElevenLabs", "elevenlabs"),
+    ("deepgram", "Deepgram", "deepgram"),
+    ("cartesia", "Cartesia", "cartesia"),
+    ("azure_speech", "AzureSpeech", "azure-speech"),
+)
+
+
 def _check_key(provider: Provider) -> None:
     """Fail before speaking when the service needs a key that was not given, in CLI words."""
-    from ._providers.azure_speech import AzureSpeech
-    from ._providers.cartesia import Cartesia
-    from ._providers.deepgram import Deepgram
-    from ._providers.elevenlabs import ElevenLabs
-    from ._providers.openai import AzureOpenAI, OpenAI
-
-    keyed = {Deepgram: "deepgram", Cartesia: "cartesia", AzureSpeech: "azure-speech"}
-    if isinstance(provider, AzureOpenAI):
-        missing, name = not provider._api_key, "azure-openai"
-    elif isinstance(provider, OpenAI):
-        missing, name = provider.is_official and not provider._api_key, "openai"
-    elif isinstance(provider, ElevenLabs):
-        missing, name = not provider._api_key, "elevenlabs"
-    elif isinstance(provider, (Deepgram, Cartesia, AzureSpeech)):
-        missing, name = not provider._api_key, keyed[type(provider)]
-    else:
+    for module, class_name, name in _KEYED:
+        # A provider's module is imported already; the others are not loaded just to check.
+        cls = getattr(sys.modules.get(f"ttsstream._providers.{module}"), class_name, None)
+        if cls is None or not isinstance(provider, cls):
+            continue
+        missing = not getattr(provider, "_api_key", None)
+        if name == "openai":
+            missing = missing and bool(getattr(provider, "is_official", False))
+        if missing:
+            raise ConfigurationError(_KEY_HINTS[name])
         return
-    if missing:
-        raise ConfigurationError(_KEY_HINTS[name])
 
 
 def _provider_from_env() -> str | None:
