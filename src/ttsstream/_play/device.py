@@ -141,6 +141,10 @@ class DeviceSink(Sink):
         self._owner: object = None  # the task whose utterance is open
         self._released: anyio.Event | None = None
         self._stream_lock: anyio.Lock | None = None
+        #: The stream opened ahead by prepare(), not started yet: it starts when its first
+        #: device buffer of audio is queued, so the first sound is not queued behind the
+        #: silence a running stream would have buffered meanwhile (see _start_if_ready).
+        self._unstarted: Any = None
 
     # -- public state ----------------------------------------------------------------------
 
@@ -263,7 +267,7 @@ class DeviceSink(Sink):
         from .convert import Converter
 
         Converter(format, stream_format)  # raises ResamplerMissingError now, if it will
-        await self._open_stream(stream_format)
+        await self._open_stream(stream_format, start=False)
         self._warm_format = format
 
     def _resolve(self) -> DeviceInfo:
@@ -359,7 +363,11 @@ class DeviceSink(Sink):
         self._check()
         self._utt_frames_in += len(samples)
         data = samples if self._converter is None else self._converter.process(samples)
+        engine = self._engine
+        if self._unstarted is not None and engine is not None and len(data) > engine.ring.writable:
+            await self._start()  # the ring would fill before the stream consumed anything
         await self._push(data)
+        await self._start_if_ready()
 
     async def _push(self, data: Samples) -> None:
         engine = self._engine
@@ -389,6 +397,8 @@ class DeviceSink(Sink):
                 if len(tail):
                     await self._push(tail)
             engine.end_utterance()
+            if self._unstarted is not None:
+                await self._start()  # a short utterance: all of it is queued
             poll = self._poll_interval()
             while not engine.all_sent:
                 self._check()
@@ -471,7 +481,36 @@ class DeviceSink(Sink):
                 "(is the sound server hung?)"
             ) from exc
 
-    async def _open_stream(self, fmt: AudioFormat) -> None:
+    async def _start_if_ready(self) -> None:
+        """Start the stream opened ahead once the ring can fill the device's first burst.
+
+        On starting, PortAudio asks for a whole device buffer at once (on ALSA: the latency
+        plus a period, as back-to-back callbacks); less queued than that would play a gap.
+        """
+        engine = self._engine
+        if self._unstarted is None or engine is None:
+            return
+        burst = round(engine.rate * max(1.5 * self._stream_latency, self._prebuffer_seconds))
+        if engine.ring.readable >= burst:
+            await self._start()
+
+    async def _start(self) -> None:
+        """Start the stream opened ahead (in a worker thread, with a deadline)."""
+        stream, engine, dev = self._unstarted, self._engine, self.device
+        if stream is None or engine is None or dev is None:
+            return
+        self._unstarted = None
+        try:
+            await _call_with_deadline(stream.start, _OPEN_TIMEOUT)
+        except _Wedged as exc:
+            self._lost = f"starting {dev.name!r} did not finish within {_OPEN_TIMEOUT:g} s"
+            raise AudioDeviceError(self._lost + " (is the sound server hung?)") from exc
+        except Exception as exc:
+            self._lost = f"cannot start {dev.name!r}: {exc}"
+            raise AudioDeviceError(self._lost) from exc
+        engine.watch(time.monotonic())
+
+    async def _open_stream(self, fmt: AudioFormat, *, start: bool = True) -> None:
         from .engine import PlaybackEngine
 
         rate = fmt.sample_rate
@@ -490,7 +529,7 @@ class DeviceSink(Sink):
         assert dev is not None
         callback = _callback_for(engine)
 
-        def start() -> Any:
+        def open_and_start() -> Any:
             stream = sd.RawOutputStream(
                 samplerate=rate,
                 blocksize=0,
@@ -501,14 +540,17 @@ class DeviceSink(Sink):
                 callback=callback,
             )
             try:
-                stream.start()
+                if start:
+                    stream.start()
             except BaseException:
                 stream.close(ignore_errors=True)
                 raise
             return stream
 
         try:
-            stream = await _call_with_deadline(start, _OPEN_TIMEOUT, on_abandon=_close_quietly)
+            stream = await _call_with_deadline(
+                open_and_start, _OPEN_TIMEOUT, on_abandon=_close_quietly
+            )
         except _Wedged as exc:
             raise AudioDeviceError(
                 f"opening {dev.name!r} for {fmt} did not finish within {_OPEN_TIMEOUT:g} s "
@@ -517,6 +559,7 @@ class DeviceSink(Sink):
         except Exception as exc:
             raise AudioDeviceError(f"cannot open {dev.name!r} for {fmt}: {exc}") from exc
         self._stream, self._engine, self._stream_format, self._lost = stream, engine, fmt, None
+        self._unstarted = None if start else stream
         try:
             self._stream_latency = float(stream.latency)
         except Exception:
@@ -529,6 +572,7 @@ class DeviceSink(Sink):
         """Stop and close the stream; abandon it if PortAudio does not return in time."""
         stream, self._stream = self._stream, None
         engine, self._engine = self._engine, None
+        self._unstarted = None
         self._stream_format = None
         if engine is not None:
             self._past.add(engine)
@@ -575,6 +619,8 @@ class DeviceSink(Sink):
         stream = self._stream
         if stream is None or engine is None:
             raise AudioDeviceError("the audio device is closed")
+        if stream is self._unstarted:
+            return  # opened ahead, starts with its first audio: nothing to watch yet
         try:
             active = bool(stream.active)
         except Exception as exc:
@@ -593,8 +639,8 @@ class DeviceSink(Sink):
     async def _wait_until(self, done: Callable[[float], bool]) -> None:
         """Sleep until ``done(stream time)`` (bounded, in case the stream clock lies)."""
         stream = self._stream
-        if stream is None:
-            return
+        if stream is None or stream is self._unstarted:
+            return  # nothing has played
         limit = time.monotonic() + self._stream_latency + 1.0
         while True:
             self._check()
