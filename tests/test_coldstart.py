@@ -262,3 +262,56 @@ async def test_a_missing_device_still_reaches_speak_with_the_device_list(
     monkeypatch.setattr(device_module, "load_sounddevice", FakeSoundDevice)
     with pytest.raises(DeviceNotFoundError, match="no output device matching 'no-such-card'"):
         await ttsstream.speak("Hello.", FakeProvider(), device="no-such-card")
+
+
+def test_the_cli_tells_speak_the_providers_format_so_the_device_opens_ahead() -> None:
+    from ttsstream._cli_say import _Counting
+
+    inner = ttsstream.OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1")
+    assert inner.expected_format is not None
+    assert _Counting(inner).expected_format == inner.expected_format
+
+
+# -- the stream opened ahead starts with its first audio: its failures -----------------------
+
+S16 = ttsstream.AudioFormat(24000, 1, "int16")
+
+
+@pytest.mark.anyio
+async def test_a_start_that_never_returns_is_a_device_error_at_the_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+
+    monkeypatch.setattr(device_module, "_OPEN_TIMEOUT", 0.2)
+    sd = FakeSoundDevice()
+    sink = ttsstream.DeviceSink("pulse", backend=sd)
+    try:
+        await sink.prepare(S16)
+        await sink.open(S16)
+        sd.wedge()  # start() hangs
+        with anyio.fail_after(10), pytest.raises(ttsstream.AudioDeviceError, match="did not"):
+            await sink.write(np.ones((4800, 1), np.int16))
+        with pytest.raises(ttsstream.AudioDeviceError, match="did not finish"):
+            await sink.write(np.ones((10, 1), np.int16))  # lost: says so again
+    finally:
+        sd.unwedge()
+        with anyio.fail_after(10):
+            await sink.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_start_that_fails_is_a_device_error_that_says_why() -> None:
+    import numpy as np
+
+    sd = FakeSoundDevice()
+
+    def refuse() -> None:
+        raise sd.PortAudioError("Device unavailable [PaErrorCode -9985]")
+
+    async with ttsstream.DeviceSink("pulse", backend=sd) as sink:
+        await sink.prepare(S16)
+        await sink.open(S16)
+        sd.stream.start = refuse  # type: ignore[method-assign]
+        with pytest.raises(ttsstream.AudioDeviceError, match=r"cannot start.*-9985"):
+            await sink.write(np.ones((4800, 1), np.int16))

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from anyio.streams.memory import MemoryObjectSendStream
 
-    from ._format import AudioChunk
+    from ._format import AudioChunk, AudioFormat
     from ._play.sink import Sink
     from ._speak import SpeakReport
     from ._speaker import Speaker, SpeakerEvent
@@ -481,6 +481,11 @@ class _Counting(Provider):
                     yield chunk
         finally:
             self.bytes_received += stats.bytes_received - before
+
+    @property
+    def expected_format(self) -> AudioFormat | None:
+        """The wrapped provider's guess, so that the device opens while the request is out."""
+        return self.inner.expected_format
 
     async def __aenter__(self) -> _Counting:
         await self.inner.__aenter__()
