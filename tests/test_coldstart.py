@@ -315,3 +315,41 @@ async def test_a_start_that_fails_is_a_device_error_that_says_why() -> None:
         sd.stream.start = refuse  # type: ignore[method-assign]
         with pytest.raises(ttsstream.AudioDeviceError, match=r"cannot start.*-9985"):
             await sink.write(np.ones((4800, 1), np.int16))
+
+
+def test_the_decoders_load_while_the_first_request_waits() -> None:
+    # A server that answers only once the decoders are loaded: a speak() that left them to
+    # the first bytes would never get its answer (and fail after 10 s).
+    code = """
+        import sys
+        import anyio
+        import ttsstream
+
+        class Waits(ttsstream.Provider):
+            name = "waits"
+            max_input_chars = 100
+
+            async def stream(self, text, *, stats=None):
+                with anyio.fail_after(10):
+                    while "ttsstream._decode.sniff" not in sys.modules:
+                        await anyio.sleep(0.001)
+                import numpy as np
+                fmt = ttsstream.AudioFormat(8000)
+                yield ttsstream.AudioChunk(np.ones((80, 1), np.int16), fmt)
+
+        async def main():
+            assert "ttsstream._decode.sniff" not in sys.modules
+            report = await ttsstream.speak("Hi.", Waits(), sink=ttsstream.MemorySink())
+            print("FRAMES", report.frames)
+
+        anyio.run(main)
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "FRAMES 80" in done.stdout
