@@ -353,3 +353,32 @@ def test_the_decoders_load_while_the_first_request_waits() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "FRAMES 80" in done.stdout
+
+
+def test_a_speaker_loads_the_decoders_while_its_device_opens() -> None:
+    code = """
+        import sys
+        import anyio
+        import ttsstream
+
+        async def main():
+            async with ttsstream.Speaker(
+                provider=ttsstream.OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9/v1"),
+                sink=ttsstream.MemorySink(),
+            ):
+                with anyio.fail_after(10):
+                    while "ttsstream._decode.sniff" not in sys.modules:
+                        await anyio.sleep(0.001)
+            print("LOADED")
+
+        anyio.run(main)
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "LOADED" in done.stdout

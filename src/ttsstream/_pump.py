@@ -208,7 +208,9 @@ def preload_decoders() -> None:
     first answer then find them loaded instead of waiting ~15 ms for the imports."""
     if _decoders_loading or "ttsstream._decode.sniff" in sys.modules:
         return
-    thread = threading.Thread(target=_import_decoders, name="ttsstream-decoders", daemon=True)
+    # Not a daemon: an interpreter that exits while an extension module is being imported in
+    # a daemon thread can crash; this one finishes its imports first (tens of ms at most).
+    thread = threading.Thread(target=_import_decoders, name="ttsstream-decoders")
     _decoders_loading.append(thread)
     thread.start()
 

@@ -127,7 +127,9 @@ def preload() -> None:
     with _preload_lock:
         if _preloading:
             return
-        thread = threading.Thread(target=_load_quietly, name="ttsstream-ca", daemon=True)
+        # Not a daemon, so that an exit meanwhile waits the few ms it takes rather than
+        # finalizing under it.
+        thread = threading.Thread(target=_load_quietly, name="ttsstream-ca")
         _preloading.append(thread)
         thread.start()
 
