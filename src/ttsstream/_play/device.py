@@ -251,8 +251,10 @@ class DeviceSink(Sink):
     async def prepare(self, format: AudioFormat | None = None) -> None:
         """Load PortAudio and find the device (in a worker thread). Called by :meth:`open`.
 
-        With ``format``, also open and start the stream for it now (playing silence), so that
-        the first :meth:`open` in that format finds the device running.
+        With ``format``, also open the stream for it now, so that the first :meth:`open` in
+        that format finds the device ready. That stream starts once its first device buffer of
+        audio is queued (or its utterance is drained): a stream running meanwhile would queue
+        the device's latency of silence ahead of the first sound.
         """
         if self.device is None:
             self.device = await anyio.to_thread.run_sync(self._resolve)
