@@ -382,3 +382,26 @@ def test_a_speaker_loads_the_decoders_while_its_device_opens() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "LOADED" in done.stdout
+
+
+# -- Piper: the device opens while the model loads ------------------------------------------
+
+
+def test_piper_knows_its_format_from_the_config_before_loading_the_model(tmp_path: Path) -> None:
+    model = tmp_path / "xx_XX-test-low.onnx"
+    model.write_bytes(b"not a model: never loaded here")
+    Path(f"{model}.json").write_text(json.dumps({"audio": {"sample_rate": 16000}}))
+    piper = ttsstream.Piper(voice=model)
+    assert piper.expected_format == ttsstream.AudioFormat(16000, 1, "int16")
+    assert piper._voice is None  # the model is left to load alongside the device
+
+
+@pytest.mark.parametrize(
+    "config", ["{", json.dumps({"audio": {}}), json.dumps({"audio": {"sample_rate": "x"}}), None]
+)
+def test_piper_without_a_readable_rate_expects_nothing(tmp_path: Path, config: str | None) -> None:
+    model = tmp_path / "v.onnx"
+    model.write_bytes(b"")
+    if config is not None:
+        Path(f"{model}.json").write_text(config)
+    assert ttsstream.Piper(voice=model).expected_format is None
