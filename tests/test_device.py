@@ -143,18 +143,80 @@ async def test_prepare_with_a_format_opens_the_device_ahead_and_open_reuses_it()
     async with DeviceSink("pulse", backend=sd) as sink:
         await sink.prepare(S16)  # while the request is in flight
         assert len(sd.streams) == 1
-        assert sd.stream.active  # started, playing silence
-        assert sink.block_frames > 0
+        # Opened, not started: a running stream would queue silence ahead of the first sound.
+        assert not sd.stream.started
+        assert sd.calls == []
         await sink.open(S16)
         assert len(sd.streams) == 1  # the stream opened ahead is used
         for piece in chunked(source):
             await sink.write(piece)
+        assert sd.stream.started  # with its first device buffer of audio queued
         await sink.drain()
         out = sd.stream.output()
     first, end = real_span(out)
+    assert first == 0  # the first block the device played was the speech
     np.testing.assert_array_equal(out[first:end], source)
-    assert not out[:first].any()  # silence before the speech, never garbage
     assert sink.underruns == 0
+
+
+@pytest.mark.anyio
+async def test_a_stream_opened_ahead_starts_only_with_a_device_buffer_of_audio() -> None:
+    sd = FakeSoundDevice()
+    async with DeviceSink("pulse", backend=sd, latency=0.05) as sink:
+        await sink.prepare(S16)
+        await sink.open(S16)
+        await sink.write(noise(1200, seed=1))  # 50 ms: less than the start-up burst
+        assert not sd.stream.started
+        assert sink.frames_played == 0
+        await sink.write(noise(600, seed=2))  # 75 ms queued: the burst can be filled
+        assert sd.stream.started
+        await sink.drain()
+        assert sink.frames_played == 1800
+        assert sink.underruns == 0
+
+
+@pytest.mark.anyio
+async def test_a_short_utterance_starts_the_stream_opened_ahead_at_drain() -> None:
+    sd = FakeSoundDevice()
+    source = noise(240, seed=3)  # 10 ms
+    async with DeviceSink("pulse", backend=sd) as sink:
+        await sink.prepare(S16)
+        await sink.open(S16)
+        await sink.write(source)
+        assert not sd.stream.started
+        await sink.drain()
+        assert sink.frames_played == 240
+        out = sd.stream.output()
+    first, end = real_span(out)
+    np.testing.assert_array_equal(out[first:end], source)
+
+
+@pytest.mark.anyio
+async def test_a_write_larger_than_the_ring_starts_the_stream_opened_ahead_first() -> None:
+    sd = FakeSoundDevice()
+    source = noise(4800, seed=4)  # 200 ms into a 100 ms ring: it must drain while written
+    with anyio.fail_after(10):
+        async with DeviceSink("pulse", backend=sd, buffer=0.1) as sink:
+            await sink.prepare(S16)
+            await sink.open(S16)
+            await sink.write(source)
+            await sink.drain()
+            out = sd.stream.output()
+    first, end = real_span(out)
+    np.testing.assert_array_equal(out[first:end], source)
+
+
+@pytest.mark.anyio
+async def test_closing_a_stream_opened_ahead_and_never_started_is_quick() -> None:
+    sd = FakeSoundDevice()
+    with anyio.fail_after(0.9):  # nothing waits on a device that never played
+        async with DeviceSink("pulse", backend=sd) as sink:
+            await sink.prepare(S16)
+            await sink.open(S16)
+            await sink.write(noise(240, seed=5))
+            await sink.abort()
+    assert sd.streams[0].closed
+    assert "start" not in sd.calls
 
 
 @pytest.mark.anyio

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
-import numpy as np
-import numpy.typing as npt
+if TYPE_CHECKING:  # numpy loads with the first samples, not with ttsstream (see docs/benchmarks)
+    import numpy as np
+    import numpy.typing as npt
 
 __all__ = ["AudioChunk", "AudioFormat", "SampleDType"]
 
@@ -41,6 +42,8 @@ class AudioFormat:
     @property
     def numpy_dtype(self) -> np.dtype[np.generic]:
         """The numpy dtype of the samples (native byte order)."""
+        import numpy as np
+
         return np.dtype(self.dtype)
 
     @property
@@ -63,6 +66,8 @@ class AudioFormat:
 
     def empty(self) -> npt.NDArray[np.generic]:
         """An empty ``(0, channels)`` array of this format's dtype."""
+        import numpy as np
+
         return np.empty((0, self.channels), dtype=self.numpy_dtype)
 
     def __str__(self) -> str:

@@ -29,7 +29,7 @@ from ._errors import TTSStreamError
 from ._play.sink import Sink
 from ._providers.base import Provider
 from ._providers.registry import default_provider
-from ._pump import concurrently
+from ._pump import concurrently, preload_decoders
 from ._speaking.ledger import HeardLedger
 from ._speaking.player import Player
 from ._speaking.queue import UtteranceQueue
@@ -183,6 +183,7 @@ class Speaker:
                     DeviceSink(device=self._device, adaptive_start=self.adaptive_start)
                 )
             self._sink = sink
+            preload_decoders()  # in a thread, while the device opens
             await sink.prepare(provider.expected_format)
             stack.push_async_callback(self._silence)
             tg = self._tg = await stack.enter_async_context(anyio.create_task_group())

@@ -26,14 +26,12 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import anyio
-import numpy as np
 
 from .._errors import AudioDeviceError, ResamplerMissingError
 from .._format import AudioFormat
-from .convert import Converter
 from .devices import (
     DeviceInfo,
     choose_format,
@@ -42,9 +40,15 @@ from .devices import (
     load_sounddevice,
     output_devices,
 )
-from .engine import PlaybackEngine
 from .policy import VOICES, Hold, StartPolicy, VoiceStats
-from .sink import Samples, Sink
+from .sink import Sink
+
+if TYPE_CHECKING:
+    # numpy, the engine and the converters are imported by prepare()'s worker thread, with
+    # PortAudio, while the request is in flight: not with ttsstream, not on the event loop.
+    from .convert import Converter
+    from .engine import PlaybackEngine
+    from .sink import Samples
 
 __all__ = ["DeviceInfo", "DeviceSink", "list_devices"]
 
@@ -164,6 +168,10 @@ class DeviceSink(Sink):
         self._first_write: float | None = None  # stream time of the utterance's first write
         self._start_delay: float | None = None
         self._start_reason = ""
+        #: The stream opened ahead by prepare(), not started yet: it starts when its first
+        #: device buffer of audio is queued, so the first sound is not queued behind the
+        #: silence a running stream would have buffered meanwhile (see _start_if_ready).
+        self._unstarted: Any = None
 
     # -- public state ----------------------------------------------------------------------
 
@@ -298,8 +306,10 @@ class DeviceSink(Sink):
     async def prepare(self, format: AudioFormat | None = None) -> None:
         """Load PortAudio and find the device (in a worker thread). Called by :meth:`open`.
 
-        With ``format``, also open and start the stream for it now (playing silence), so that
-        the first :meth:`open` in that format finds the device running.
+        With ``format``, also open the stream for it now, so that the first :meth:`open` in
+        that format finds the device ready. That stream starts once its first device buffer of
+        audio is queued (or its utterance is drained): a stream running meanwhile would queue
+        the device's latency of silence ahead of the first sound.
         """
         if self.device is None:
             self.device = await anyio.to_thread.run_sync(self._resolve)
@@ -311,13 +321,18 @@ class DeviceSink(Sink):
         if self._stream is not None:  # another task opened it while this one waited
             return
         stream_format = await self._choose_format(format)
+        from .convert import Converter
+
         Converter(format, stream_format)  # raises ResamplerMissingError now, if it will
-        await self._open_stream(stream_format)
+        await self._open_stream(stream_format, start=False)
         self._warm_format = format
 
     def _resolve(self) -> DeviceInfo:
+        """Load PortAudio and what playing needs, and find the device (in a worker thread)."""
         if self._sd is None:
             self._sd = load_sounddevice()
+        from . import convert, engine  # noqa: F401 - numpy and the engine, off the event loop
+
         return find_device(output_devices(self._sd), self._device_request)
 
     def _lock(self) -> anyio.Lock:
@@ -355,6 +370,8 @@ class DeviceSink(Sink):
             raise
 
     async def _open_utterance(self, format: AudioFormat) -> None:
+        from .convert import Converter
+
         converter: Converter | None = None
         warm, self._warm_format = self._warm_format, None
         # A stream opened ahead for a format that did not come is reopened for this one.
@@ -412,7 +429,10 @@ class DeviceSink(Sink):
             self._first_write = now
         policy.arrived(len(samples) / fmt.sample_rate, now)
         self._decide(engine, now)
+        if self._unstarted is not None and len(data) > engine.ring.writable:
+            await self._start()  # the ring would fill before the stream consumed anything
         await self._push(data)
+        await self._start_if_ready()
 
     async def _push(self, data: Samples) -> None:
         engine = self._engine
@@ -538,6 +558,8 @@ class DeviceSink(Sink):
                 if len(tail):
                     await self._push(tail)
             engine.end_utterance()
+            if self._unstarted is not None:
+                await self._start()  # a short utterance: all of it is queued
             poll = self._poll_interval()
             while not engine.all_sent:
                 self._check()
@@ -624,7 +646,38 @@ class DeviceSink(Sink):
                 "(is the sound server hung?)"
             ) from exc
 
-    async def _open_stream(self, fmt: AudioFormat) -> None:
+    async def _start_if_ready(self) -> None:
+        """Start the stream opened ahead once the ring can fill the device's first burst.
+
+        On starting, PortAudio asks for a whole device buffer at once (on ALSA: the latency
+        plus a period, as back-to-back callbacks); less queued than that would play a gap.
+        """
+        engine = self._engine
+        if self._unstarted is None or engine is None:
+            return
+        burst = round(engine.rate * max(1.5 * self._stream_latency, self._prebuffer_seconds))
+        if engine.ring.readable >= burst:
+            await self._start()
+
+    async def _start(self) -> None:
+        """Start the stream opened ahead (in a worker thread, with a deadline)."""
+        stream, engine, dev = self._unstarted, self._engine, self.device
+        if stream is None or engine is None or dev is None:
+            return
+        self._unstarted = None
+        try:
+            await _call_with_deadline(stream.start, _OPEN_TIMEOUT)
+        except _Wedged as exc:
+            self._lost = f"starting {dev.name!r} did not finish within {_OPEN_TIMEOUT:g} s"
+            raise AudioDeviceError(self._lost + " (is the sound server hung?)") from exc
+        except Exception as exc:
+            self._lost = f"cannot start {dev.name!r}: {exc}"
+            raise AudioDeviceError(self._lost) from exc
+        engine.watch(time.monotonic())
+
+    async def _open_stream(self, fmt: AudioFormat, *, start: bool = True) -> None:
+        from .engine import PlaybackEngine
+
         rate = fmt.sample_rate
         seconds = self._buffer_seconds
         if self.adaptive_start:
@@ -644,7 +697,7 @@ class DeviceSink(Sink):
         assert dev is not None
         callback = _callback_for(engine)
 
-        def start() -> Any:
+        def open_and_start() -> Any:
             stream = sd.RawOutputStream(
                 samplerate=rate,
                 blocksize=0,
@@ -655,14 +708,17 @@ class DeviceSink(Sink):
                 callback=callback,
             )
             try:
-                stream.start()
+                if start:
+                    stream.start()
             except BaseException:
                 stream.close(ignore_errors=True)
                 raise
             return stream
 
         try:
-            stream = await _call_with_deadline(start, _OPEN_TIMEOUT, on_abandon=_close_quietly)
+            stream = await _call_with_deadline(
+                open_and_start, _OPEN_TIMEOUT, on_abandon=_close_quietly
+            )
         except _Wedged as exc:
             raise AudioDeviceError(
                 f"opening {dev.name!r} for {fmt} did not finish within {_OPEN_TIMEOUT:g} s "
@@ -671,6 +727,7 @@ class DeviceSink(Sink):
         except Exception as exc:
             raise AudioDeviceError(f"cannot open {dev.name!r} for {fmt}: {exc}") from exc
         self._stream, self._engine, self._stream_format, self._lost = stream, engine, fmt, None
+        self._unstarted = None if start else stream
         try:
             self._stream_latency = float(stream.latency)
         except Exception:
@@ -683,6 +740,7 @@ class DeviceSink(Sink):
         """Stop and close the stream; abandon it if PortAudio does not return in time."""
         stream, self._stream = self._stream, None
         engine, self._engine = self._engine, None
+        self._unstarted = None
         self._stream_format = None
         if engine is not None:
             self._past.add(engine)
@@ -729,6 +787,8 @@ class DeviceSink(Sink):
         stream = self._stream
         if stream is None or engine is None:
             raise AudioDeviceError("the audio device is closed")
+        if stream is self._unstarted:
+            return  # opened ahead, starts with its first audio: nothing to watch yet
         try:
             active = bool(stream.active)
         except Exception as exc:
@@ -747,8 +807,8 @@ class DeviceSink(Sink):
     async def _wait_until(self, done: Callable[[float], bool]) -> None:
         """Sleep until ``done(stream time)`` (bounded, in case the stream clock lies)."""
         stream = self._stream
-        if stream is None:
-            return
+        if stream is None or stream is self._unstarted:
+            return  # nothing has played
         limit = time.monotonic() + self._stream_latency + 1.0
         while True:
             self._check()
@@ -783,6 +843,8 @@ class _Counts:
 def _callback_for(engine: PlaybackEngine) -> Callable[[Any, int, Any, Any], None]:
     """PortAudio's callback for one stream: hands the block to ``engine`` (in PortAudio's
     thread). Never raises: an exception escaping would abort the stream, only printed."""
+    import numpy as np
+
     ring = engine.ring
 
     def callback(outdata: Any, frames: int, time_info: Any, status: Any) -> None:

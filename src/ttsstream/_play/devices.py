@@ -13,7 +13,6 @@ from typing import Any
 
 from .._errors import AudioDeviceError, DeviceNotFoundError, PortAudioMissingError
 from .._format import AudioFormat, SampleDType
-from .alsa import route_alsa_messages
 
 __all__ = ["DeviceInfo", "choose_format", "find_device", "list_devices", "load_sounddevice"]
 
@@ -39,6 +38,8 @@ class DeviceInfo:
 
 def load_sounddevice() -> Any:
     """Import sounddevice, which loads PortAudio (and fixes the device list at that moment)."""
+    from .alsa import route_alsa_messages  # ctypes: loaded with PortAudio, not before
+
     route_alsa_messages()  # before PortAudio probes devices (ALSA complains then too)
     try:
         import sounddevice

@@ -13,18 +13,28 @@ from __future__ import annotations
 
 import abc
 from types import TracebackType
-from typing import TypeVar
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .._format import AudioChunk, AudioFormat
+
+if TYPE_CHECKING:  # numpy loads with the first samples, not with the sink classes
+    import numpy as np
+    import numpy.typing as npt
+
+    Samples = npt.NDArray[np.generic]
 
 __all__ = ["MemorySink", "Sink"]
 
 _Self = TypeVar("_Self", bound="Sink")
 
-Samples = npt.NDArray[np.generic]
+
+def __getattr__(name: str) -> Any:
+    if name == "Samples":  # for modules that name it at run time (they import numpy anyway)
+        import numpy as np
+        import numpy.typing as npt
+
+        return npt.NDArray[np.generic]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Sink(abc.ABC):
@@ -183,6 +193,8 @@ class MemorySink(Sink):
 
     def samples(self) -> Samples:
         """Everything received, as one ``(frames, channels)`` array."""
+        import numpy as np
+
         if not self.chunks:
             return np.empty((0, self.format.channels if self.format else 1), np.int16)
         return np.concatenate([c.samples for c in self.chunks])

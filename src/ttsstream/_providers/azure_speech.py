@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import os
 import re
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape, quoteattr
 
 import httpx
 
-from .._decode.pcm import Encoding
 from .._errors import ConfigurationError
 from .._format import AudioFormat
 from .http import AudioRequest, HttpProvider, Retries, Timeouts
+
+if TYPE_CHECKING:
+    from .._decode.pcm import Encoding
 
 __all__ = ["AzureSpeech"]
 

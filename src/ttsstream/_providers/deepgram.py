@@ -13,14 +13,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 
-from .._decode.pcm import Encoding
 from .._errors import ConfigurationError
 from .._format import AudioFormat
 from .http import AudioRequest, HttpProvider, Retries, Timeouts
+
+if TYPE_CHECKING:
+    from .._decode.pcm import Encoding
 
 __all__ = ["Deepgram"]
 

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from .._decode.codecs import require_codecs
-from .._decode.pcm import Encoding
 from .._errors import ConfigurationError
 from .._format import AudioFormat
 from .http import AudioRequest, Expected, HttpProvider, Retries, Timeouts
+
+if TYPE_CHECKING:
+    from .._decode.pcm import Encoding
 
 __all__ = ["ElevenLabs"]
 
@@ -28,6 +29,8 @@ def _parse_output_format(output_format: str) -> tuple[str, AudioFormat, Encoding
     if kind in ("ulaw", "alaw") and rate == 8000:
         return kind, AudioFormat(8000, 1, "int16"), "mulaw" if kind == "ulaw" else "alaw"
     if kind in ("mp3", "opus") and rate_text.partition("_")[0].isdigit():
+        from .._decode.codecs import require_codecs  # numpy: only for these formats
+
         require_codecs(f"output_format={output_format!r}")
         rate = 48000 if kind == "opus" else int(rate_text.partition("_")[0])
         return kind, AudioFormat(rate, 1, "float32"), "s16le"

@@ -18,7 +18,6 @@ from typing import TypeVar
 import anyio
 import httpx
 
-from .._decode.sniff import choose_decoder
 from .._errors import (
     APITimeoutError,
     ConfigurationError,
@@ -93,6 +92,9 @@ async def _decode_body(
     stats: StreamStats,
     timeouts: Timeouts,
 ) -> AsyncGenerator[AudioChunk, None]:
+    # The decoders (and numpy) load with the first bytes: the request goes out without them.
+    from .._decode.sniff import choose_decoder
+
     content_type = body.response.headers.get("content-type")
     if _is_json(content_type):
         await _raise_json_answer(body, first, request, content_type)

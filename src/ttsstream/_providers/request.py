@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from .._decode.pcm import Encoding
 from .._format import AudioFormat
+
+if TYPE_CHECKING:
+    from .._decode.pcm import Encoding
 
 __all__ = ["AudioRequest", "Expected"]
 

@@ -8,10 +8,12 @@ first bytes. :class:`ResponseBody` is the one place that reads and closes a resp
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import random
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -97,14 +99,39 @@ class Retries:
 
 
 @functools.cache
-def _ssl_context() -> ssl.SSLContext:
+def _load_ssl_context() -> ssl.SSLContext:
     # Loading the CA bundle takes ~20 ms; one context serves every client we create.
     return httpx.create_ssl_context()
 
 
+_preloading: list[threading.Thread] = []
+_preload_lock = threading.Lock()
+
+
+def _ssl_context() -> ssl.SSLContext:
+    with _preload_lock:
+        loading = _preloading[0] if _preloading else None
+    if loading is not None:
+        loading.join()  # loaded in the background since the provider was made (see preload)
+    return _load_ssl_context()
+
+
+def _load_quietly() -> None:
+    with contextlib.suppress(Exception):  # the first request loads it again, and raises
+        _load_ssl_context()
+
+
 def preload() -> None:
-    """Load what the first request would otherwise load (the CA bundle), once per process."""
-    _ssl_context()
+    """Start loading what the first request needs (the CA bundle), once per process, in a
+    thread: OpenSSL reads it without holding the GIL, while the caller goes on."""
+    with _preload_lock:
+        if _preloading:
+            return
+        # Not a daemon, so that an exit meanwhile waits the few ms it takes rather than
+        # finalizing under it.
+        thread = threading.Thread(target=_load_quietly, name="ttsstream-ca")
+        _preloading.append(thread)
+        thread.start()
 
 
 def new_client(timeouts: Timeouts) -> httpx.AsyncClient:
