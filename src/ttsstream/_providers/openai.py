@@ -62,10 +62,17 @@ class OpenAI(HttpProvider):
         client: httpx.AsyncClient | None = None,
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
+        max_connections: int | None = None,
         max_input_chars: int | None = None,
         pcm_format: AudioFormat | None = None,
     ) -> None:
-        super().__init__(client=client, timeouts=timeouts, retries=retries, pcm_format=pcm_format)
+        super().__init__(
+            client=client,
+            timeouts=timeouts,
+            retries=retries,
+            pcm_format=pcm_format,
+            max_connections=max_connections,
+        )
         if response_format in _COMPRESSED:
             require_codecs(f"response_format={response_format!r}")
         elif response_format not in _STREAMABLE:
