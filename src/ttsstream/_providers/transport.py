@@ -33,6 +33,7 @@ from .._errors import (
     PoolExhaustedError,
     StreamInterruptedError,
 )
+from . import netio
 from .base import StreamStats
 from .errors import error_from_response, scrub_exception
 from .request import AudioRequest
@@ -134,13 +135,15 @@ def new_client(timeouts: Timeouts, connections: int | None = None) -> httpx.Asyn
         if connections is not None
         else httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's default
     )
-    return httpx.AsyncClient(
+    client = httpx.AsyncClient(
         timeout=_httpx_timeout(timeouts),
         follow_redirects=False,
         headers={"User-Agent": f"ttsstream/{__version__}"},
         verify=_ssl_context(),
         limits=limits,
     )
+    netio.install(client)
+    return client
 
 
 def _httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
