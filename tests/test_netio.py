@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from ttsstream._providers import netio
-from ttsstream._providers.transport import Timeouts, new_client
+from ttsstream._providers.transport import ResponseBody, Timeouts, new_client
 
 from .loopback import Drop, End, LoopbackServer, Request, Send, Sleep, Status, Step
 
@@ -197,3 +197,22 @@ async def test_an_untrusted_certificate_fails_to_connect(tls_server: int) -> Non
     async with pool:
         with anyio.fail_after(20), pytest.raises(httpcore.ConnectError):
             await pool.request("GET", f"https://localhost:{tls_server}/")
+
+
+@asyncio_only
+async def test_a_body_read_past_its_deadline_times_out_without_a_cancel_scope() -> None:
+    def slow(request: Request, n: int) -> list[Step]:
+        return [Status(200), Send(b"a"), Sleep(10)]
+
+    with LoopbackServer(slow) as server:
+        async with new_client(Timeouts()) as client:
+            response = await client.send(client.build_request("GET", server.root), stream=True)
+            body = ResponseBody(response)
+            try:
+                assert body._timed is not None  # timed by the socket reads, not a scope
+                assert await body.next_within(5) == b"a"
+                with anyio.fail_after(10), pytest.raises(TimeoutError):
+                    await body.next_within(0.1)
+                assert body._timed.deadline is None  # nothing left over for the next read
+            finally:
+                await body.aclose()

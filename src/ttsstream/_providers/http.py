@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TypeVar
 
-import anyio
 import httpx
 
 from .._decode.sniff import choose_decoder
@@ -125,8 +124,7 @@ async def _decode_body(
             if wait is None or left < wait:
                 wait, setting = left, "first_audio"
         try:
-            with anyio.fail_after(wait):
-                data = await body.next()
+            data = await body.next_within(wait)
         except TimeoutError as exc:
             if setting == "first_audio":
                 raise _no_audio_yet(request, stats, timeouts.first_audio) from exc

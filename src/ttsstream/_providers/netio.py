@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,7 +30,7 @@ import anyio
 import httpcore
 import sniffio
 
-__all__ = ["AsyncioBackend", "install"]
+__all__ = ["AsyncioBackend", "install", "timed_stream"]
 
 #: Buffered bytes at which the transport stops reading (the server is then held by TCP).
 _HIGH_WATER = 1 << 20
@@ -130,10 +131,15 @@ class _Stream(httpcore.AsyncNetworkStream):
     def __init__(self, transport: asyncio.Transport, protocol: _Protocol) -> None:
         self._transport = transport
         self._protocol = protocol
+        #: A ``time.monotonic()`` deadline for reads that have no timeout of their own: how
+        #: ttsstream times a body (stall, first audio) without a cancel scope per piece.
+        self.deadline: float | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         p = self._protocol
         if not p.buffer and not p.eof:
+            if timeout is None and self.deadline is not None:
+                timeout = max(0.0, self.deadline - time.monotonic())
             p.reader = p.loop.create_future()
             try:
                 await _wait(p.loop, p.reader, timeout)
@@ -267,6 +273,13 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
 
 _BACKEND = AsyncioBackend()
+
+
+def timed_stream(extensions: Any) -> _Stream | None:
+    """The stream under a response (its ``extensions``) if it is ours: one whose reads can be
+    given a deadline (:attr:`_Stream.deadline`)."""
+    stream = extensions.get("network_stream")
+    return stream if isinstance(stream, _Stream) else None
 
 
 def install(client: Any) -> bool:

@@ -241,6 +241,7 @@ class ResponseBody:
         self.response = response
         self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
         self._closed = False
+        self._timed = netio.timed_stream(response.extensions)
 
     async def next(self) -> bytes | None:
         """The next non-empty piece of the body, or ``None`` at its end."""
@@ -248,6 +249,24 @@ class ResponseBody:
             if piece:
                 return piece
         return None
+
+    async def next_within(self, seconds: float | None) -> bytes | None:
+        """:meth:`next`, or ``TimeoutError`` if it takes over ``seconds`` (``None``: no limit).
+
+        On ttsstream's own connections the deadline is the socket reads' (a timer only while a
+        read waits); elsewhere a cancel scope.
+        """
+        timed = self._timed
+        if timed is None:
+            with anyio.fail_after(seconds):
+                return await self.next()
+        timed.deadline = None if seconds is None else time.monotonic() + seconds
+        try:
+            return await self.next()
+        except httpx.ReadTimeout as exc:
+            raise TimeoutError from exc
+        finally:
+            timed.deadline = None
 
     async def read_bounded(self, limit: int = MAX_ERROR_BODY) -> bytes:
         """The rest of the body, at most ``limit`` bytes (for error messages)."""
