@@ -47,7 +47,8 @@ RATE = 24000
 SINK = "ttsstream_test"
 CONTENDERS = ("ttsstream", "naive", "openai", "realtimetts")
 IMPORTS = {
-    "ttsstream": ["anyio", "ttsstream", "sounddevice"],
+    # anyio imports its asyncio backend (and asyncio) on the first anyio.run(): an import too.
+    "ttsstream": ["anyio", "anyio._backends._asyncio", "ttsstream", "sounddevice"],
     "naive": ["pyaudio", "requests"],
     "openai": ["openai", "openai.helpers", "sounddevice"],
     "realtimetts": ["pyaudio", "RealtimeTTS"],

@@ -143,6 +143,7 @@ class LoopbackServer:
         class Server(socketserver.ThreadingTCPServer):
             daemon_threads = True
             allow_reuse_address = True
+            request_queue_size = 128  # many connections at once (connection pool tests)
 
         self._server = Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(

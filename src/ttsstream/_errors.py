@@ -19,6 +19,7 @@ __all__ = [
     "DecodeError",
     "DeviceNotFoundError",
     "NoAudioError",
+    "PoolExhaustedError",
     "PortAudioMissingError",
     "ProviderNotAvailableError",
     "RateLimitError",
@@ -127,6 +128,16 @@ class APIConnectionError(APIError):
 
 class APITimeoutError(APIConnectionError):
     """The service took too long: to connect, to send the first byte, or between chunks."""
+
+
+class PoolExhaustedError(APITimeoutError):
+    """No connection came free in time: more streams at once than the connection pool allows.
+
+    Not a slow server: the request never left. A provider keeps up to ``max_connections``
+    connections inside ``async with provider`` (1000 by default); an ``httpx.AsyncClient``
+    passed as ``client=`` has its own ``limits`` (httpx's default is 100). Raise the limit, or
+    wait longer with ``Timeouts(pool=...)``.
+    """
 
 
 class NoAudioError(APIError):

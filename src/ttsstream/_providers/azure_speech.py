@@ -83,8 +83,11 @@ class AzureSpeech(HttpProvider):
         client: httpx.AsyncClient | None = None,
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
+        max_connections: int | None = None,
     ) -> None:
-        super().__init__(client=client, timeouts=timeouts, retries=retries)
+        super().__init__(
+            client=client, timeouts=timeouts, retries=retries, max_connections=max_connections
+        )
         self._format, self._encoding = _parse_output_format(output_format)
         region = region or os.environ.get("AZURE_SPEECH_REGION")
         if endpoint is None and not region:

@@ -48,6 +48,8 @@ class StreamStats:
     bytes_received: int = 0
     frames: int = 0
     retries: int = 0
+    #: Seconds spent waiting for a free connection in the provider's pool (``max_connections``).
+    pool_wait: float = 0.0
     #: One entry per request, in order.
     requests: list[RequestTiming] = field(default_factory=list)
 

@@ -89,8 +89,11 @@ class Cartesia(HttpProvider):
         client: httpx.AsyncClient | None = None,
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
+        max_connections: int | None = None,
     ) -> None:
-        super().__init__(client=client, timeouts=timeouts, retries=retries)
+        super().__init__(
+            client=client, timeouts=timeouts, retries=retries, max_connections=max_connections
+        )
         if encoding not in _WIRE:
             raise ConfigurationError(
                 f"unknown encoding {encoding!r}; use one of {', '.join(_WIRE)} (raw samples; "

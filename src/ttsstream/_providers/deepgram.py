@@ -85,8 +85,11 @@ class Deepgram(HttpProvider):
         client: httpx.AsyncClient | None = None,
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
+        max_connections: int | None = None,
     ) -> None:
-        super().__init__(client=client, timeouts=timeouts, retries=retries)
+        super().__init__(
+            client=client, timeouts=timeouts, retries=retries, max_connections=max_connections
+        )
         if encoding in _COMPRESSED:
             raise ConfigurationError(
                 f"encoding={encoding!r} is compressed and ttsstream cannot decode it yet; use "

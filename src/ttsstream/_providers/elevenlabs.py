@@ -68,8 +68,11 @@ class ElevenLabs(HttpProvider):
         client: httpx.AsyncClient | None = None,
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
+        max_connections: int | None = None,
     ) -> None:
-        super().__init__(client=client, timeouts=timeouts, retries=retries)
+        super().__init__(
+            client=client, timeouts=timeouts, retries=retries, max_connections=max_connections
+        )
         kind, fmt, encoding = _parse_output_format(output_format)
         if not voice_id:
             raise ConfigurationError("voice_id must not be empty")

@@ -15,7 +15,6 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import TypeVar
 
-import anyio
 import httpx
 
 from .._errors import (
@@ -32,9 +31,12 @@ from .base import Provider, StreamStats
 from .errors import redact, scrub_exception, scrubbed_logs, server_message
 from .request import AudioRequest, Expected
 from .transport import (
+    DEFAULT_MAX_CONNECTIONS,
+    ConnectionPool,
     ResponseBody,
     Retries,
     Timeouts,
+    check_max_connections,
     describe,
     new_client,
     open_response,
@@ -124,8 +126,7 @@ async def _decode_body(
             if wait is None or left < wait:
                 wait, setting = left, "first_audio"
         try:
-            with anyio.fail_after(wait):
-                data = await body.next()
+            data = await body.next_within(wait)
         except TimeoutError as exc:
             if setting == "first_audio":
                 raise _no_audio_yet(request, stats, timeouts.first_audio) from exc
@@ -209,9 +210,13 @@ class HttpProvider(Provider):
     A subclass implements :meth:`build_request` (text in, :class:`AudioRequest` out) and gets
     the rest: sending, redirects, retries, timeouts, error mapping, decoding, key scrubbing.
 
-    Pass ``client=`` to use your own ``httpx.AsyncClient`` (ttsstream never closes it).
-    Otherwise a client is made per request, or kept for the provider's life inside
-    ``async with provider:`` so that connections are reused between utterances.
+    Pass ``client=`` to use your own ``httpx.AsyncClient`` (ttsstream never closes it; its
+    ``limits`` decide how many streams run at once). Otherwise a client is made per request, or
+    a connection pool is kept for the provider's life inside ``async with provider:`` so that
+    connections are reused between utterances. That pool holds up to ``max_connections``
+    connections (default 1000), one per concurrent stream; a stream beyond that waits for one
+    (:attr:`StreamStats.pool_wait`) up to ``Timeouts.pool`` and then fails with
+    :class:`~ttsstream.PoolExhaustedError`.
     ``timeouts`` and ``retries`` default to :class:`Timeouts()` and :class:`Retries()`.
     """
 
@@ -222,11 +227,23 @@ class HttpProvider(Provider):
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
         pcm_format: AudioFormat | None = None,
+        max_connections: int | None = None,
     ) -> None:
         self._user_client = client
-        self._own_client: httpx.AsyncClient | None = None
+        self._pool: ConnectionPool | None = None
         if client is None:
             preload()  # load the CA bundle now (once per process), not on the first call
+        elif max_connections is not None:
+            raise ConfigurationError(
+                "max_connections sizes the pool ttsstream makes; the client passed as client= "
+                "has its own: httpx.AsyncClient(limits=httpx.Limits(max_connections=...))"
+            )
+        #: Connections kept at once inside ``async with provider`` (one per concurrent stream).
+        self.max_connections = (
+            DEFAULT_MAX_CONNECTIONS
+            if max_connections is None
+            else check_max_connections(max_connections)
+        )
         self.timeouts = timeouts or Timeouts()
         self.retries = retries if retries is not None else Retries()
         #: This server's raw PCM format, when its Content-Type is wrong or silent about it.
@@ -259,7 +276,7 @@ class HttpProvider(Provider):
             request.server_pcm_format = self.pcm_format
         stats = stats if stats is not None else StreamStats()
         async with (
-            self._client() as client,
+            self._client(stats) as client,
             contextlib.aclosing(
                 stream_audio(
                     client, request, stats=stats, timeouts=self.timeouts, retries=self.retries
@@ -270,21 +287,23 @@ class HttpProvider(Provider):
                 yield chunk
 
     @contextlib.asynccontextmanager
-    async def _client(self) -> AsyncIterator[httpx.AsyncClient]:
-        client = self._user_client or self._own_client
-        if client is not None:
-            yield client
-            return
-        async with new_client(self.timeouts) as own:
-            yield own
+    async def _client(self, stats: StreamStats) -> AsyncIterator[httpx.AsyncClient]:
+        if self._user_client is not None:
+            yield self._user_client
+        elif self._pool is not None:
+            async with self._pool.client(stats) as client:
+                yield client
+        else:
+            async with new_client(self.timeouts) as own:
+                yield own
 
     async def __aenter__(self: _Self) -> _Self:
-        if self._user_client is None and self._own_client is None:
-            self._own_client = new_client(self.timeouts)
+        if self._user_client is None and self._pool is None:
+            self._pool = ConnectionPool(self.name, self.timeouts, self.max_connections)
         return self
 
     async def aclose(self) -> None:
-        """Close the client this provider created (never one you passed in)."""
-        client, self._own_client = self._own_client, None
-        if client is not None:
-            await client.aclose()
+        """Close the connections this provider opened (never a client you passed in)."""
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.aclose()

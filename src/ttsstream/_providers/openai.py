@@ -61,10 +61,17 @@ class OpenAI(HttpProvider):
         client: httpx.AsyncClient | None = None,
         timeouts: Timeouts | None = None,
         retries: Retries | None = None,
+        max_connections: int | None = None,
         max_input_chars: int | None = None,
         pcm_format: AudioFormat | None = None,
     ) -> None:
-        super().__init__(client=client, timeouts=timeouts, retries=retries, pcm_format=pcm_format)
+        super().__init__(
+            client=client,
+            timeouts=timeouts,
+            retries=retries,
+            pcm_format=pcm_format,
+            max_connections=max_connections,
+        )
         if response_format in _COMPRESSED:
             from .._decode.codecs import require_codecs  # numpy: only for these formats
 

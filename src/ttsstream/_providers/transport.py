@@ -26,12 +26,22 @@ import anyio
 import httpcore  # noqa: F401
 import httpx
 
-from .._errors import APIConnectionError, APIError, APITimeoutError, StreamInterruptedError
+from .._errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    ConfigurationError,
+    PoolExhaustedError,
+    StreamInterruptedError,
+)
+from . import netio
 from .base import StreamStats
 from .errors import error_from_response, scrub_exception
 from .request import AudioRequest
 
 __all__ = [
+    "DEFAULT_MAX_CONNECTIONS",
+    "ConnectionPool",
     "ResponseBody",
     "Retries",
     "Timeouts",
@@ -47,6 +57,10 @@ logger = logging.getLogger("ttsstream")
 MAX_ERROR_BODY = 64 * 1024
 _MAX_REDIRECTS = 5
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Connections a provider keeps at once inside ``async with provider``, unless told otherwise.
+DEFAULT_MAX_CONNECTIONS = 1000
+#: Connections per httpx client of a :class:`ConnectionPool` (see there why there are several).
+_SHARD = 16
 
 
 @dataclass(frozen=True)
@@ -57,14 +71,17 @@ class Timeouts:
     byte of the answer's body (servers think before they speak). ``first_audio``: from sending
     the request to the first decoded audio frame, however many other bytes (headers, metadata,
     events without audio) arrive meanwhile. ``stall``: between two pieces of the body.
+    ``pool``: for a free connection when the provider's pool is full (``max_connections``).
     Running out of ``first_byte`` or ``first_audio`` raises :class:`~ttsstream.APITimeoutError`;
-    a stall, :class:`~ttsstream.StreamInterruptedError`.
+    a stall, :class:`~ttsstream.StreamInterruptedError`; ``pool``,
+    :class:`~ttsstream.PoolExhaustedError`.
     """
 
     connect: float | None = 10.0
     first_byte: float | None = 30.0
     stall: float | None = 15.0
     first_audio: float | None = 45.0
+    pool: float | None = 10.0
 
 
 @dataclass(frozen=True)
@@ -134,21 +151,101 @@ def preload() -> None:
         thread.start()
 
 
-def new_client(timeouts: Timeouts) -> httpx.AsyncClient:
-    """The client ttsstream creates when the user passes none."""
+def new_client(timeouts: Timeouts, connections: int | None = None) -> httpx.AsyncClient:
+    """The client ttsstream creates when the user passes none (``connections``: its pool size;
+    ``None``: httpx's default)."""
     from .. import __version__
 
-    return httpx.AsyncClient(
+    limits = (
+        httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+        if connections is not None
+        else httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's default
+    )
+    client = httpx.AsyncClient(
         timeout=_httpx_timeout(timeouts),
         follow_redirects=False,
         headers={"User-Agent": f"ttsstream/{__version__}"},
         verify=_ssl_context(),
+        limits=limits,
     )
+    netio.install(client)
+    return client
 
 
 def _httpx_timeout(timeouts: Timeouts) -> httpx.Timeout:
     # Reads are timed by ttsstream itself (first byte, first audio, stall): httpx's is off.
-    return httpx.Timeout(connect=timeouts.connect, read=None, write=30.0, pool=timeouts.connect)
+    return httpx.Timeout(connect=timeouts.connect, read=None, write=30.0, pool=timeouts.pool)
+
+
+def check_max_connections(value: object) -> int:
+    """``value`` as a connection limit, or a :class:`ConfigurationError` saying what is wrong."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(
+            f"max_connections must be a whole number of at least 1, not {value!r}"
+        )
+    return value
+
+
+class ConnectionPool:
+    """A provider's connections inside ``async with provider``: at most ``max_connections``.
+
+    httpcore's pool walks every connection it holds on each request and each response close,
+    so one pool of n connections costs O(n) per stream start and end (at 500 streams that
+    took most of a core). The connections are spread over httpx clients of ``_SHARD`` each,
+    filled in order (so with few streams the first client's idle connections are reused, as
+    with one client), and the limit is kept here, by a semaphore: a stream waits for a slot
+    (timed into :attr:`StreamStats.pool_wait`) and past ``Timeouts.pool`` fails with
+    :class:`~ttsstream.PoolExhaustedError`, not with what looks like a slow server.
+    """
+
+    def __init__(self, provider: str, timeouts: Timeouts, max_connections: int) -> None:
+        self.provider = provider
+        self.timeouts = timeouts
+        self.max_connections = max_connections
+        self._slots = anyio.Semaphore(max_connections)
+        self._clients: list[httpx.AsyncClient] = []
+        self._active: list[int] = []
+
+    @property
+    def in_use(self) -> int:
+        """Connections held by streams now."""
+        return self.max_connections - self._slots.value
+
+    @contextlib.asynccontextmanager
+    async def client(self, stats: StreamStats) -> AsyncIterator[httpx.AsyncClient]:
+        """A client with a connection free for this stream, held until the block ends."""
+        waited = time.monotonic()
+        try:
+            with anyio.fail_after(self.timeouts.pool):
+                await self._slots.acquire()
+        except TimeoutError as exc:
+            raise PoolExhaustedError(
+                f"{self.provider}: all {self.max_connections} connections of the provider's "
+                f"pool stayed busy for {self.timeouts.pool:g} s (more streams at once than "
+                "max_connections allows); the request was not sent. Raise max_connections= "
+                "on the provider, or Timeouts.pool to wait longer."
+            ) from exc
+        finally:
+            stats.pool_wait += time.monotonic() - waited
+        try:
+            index = next((i for i, n in enumerate(self._active) if n < _SHARD), None)
+            if index is None:
+                index = len(self._clients)
+                self._clients.append(new_client(self.timeouts, _SHARD))
+                self._active.append(0)
+            self._active[index] += 1
+            try:
+                yield self._clients[index]
+            finally:
+                self._active[index] -= 1
+        finally:
+            self._slots.release()
+
+    async def aclose(self) -> None:
+        """Close every client (and its connections)."""
+        clients, self._clients, self._active = self._clients, [], []
+        for client in clients:
+            await client.aclose()
 
 
 def origin(url: str) -> str:
@@ -170,6 +267,7 @@ class ResponseBody:
         self.response = response
         self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
         self._closed = False
+        self._timed = netio.timed_stream(response.extensions)
 
     async def next(self) -> bytes | None:
         """The next non-empty piece of the body, or ``None`` at its end."""
@@ -177,6 +275,24 @@ class ResponseBody:
             if piece:
                 return piece
         return None
+
+    async def next_within(self, seconds: float | None) -> bytes | None:
+        """:meth:`next`, or ``TimeoutError`` if it takes over ``seconds`` (``None``: no limit).
+
+        On ttsstream's own connections the deadline is the socket reads' (a timer only while a
+        read waits); elsewhere a cancel scope.
+        """
+        timed = self._timed
+        if timed is None:
+            with anyio.fail_after(seconds):
+                return await self.next()
+        timed.deadline = None if seconds is None else time.monotonic() + seconds
+        try:
+            return await self.next()
+        except httpx.ReadTimeout as exc:
+            raise TimeoutError from exc
+        finally:
+            timed.deadline = None
 
     async def read_bounded(self, limit: int = MAX_ERROR_BODY) -> bytes:
         """The rest of the body, at most ``limit`` bytes (for error messages)."""
@@ -259,6 +375,13 @@ async def _attempt(
         with anyio.fail_after(limit):
             try:
                 body = ResponseBody(await _send(client, request, timeouts))
+            except httpx.PoolTimeout as exc:
+                raise PoolExhaustedError(
+                    f"{request.provider}: every connection of the httpx client passed as "
+                    f"client= stayed busy for {timeouts.pool:g} s: more streams at once than "
+                    "its pool allows (httpx's default is 100); the request was not sent. Give "
+                    "it more: httpx.AsyncClient(limits=httpx.Limits(max_connections=...))."
+                ) from exc
             except httpx.TimeoutException as exc:
                 raise APITimeoutError(
                     f"{request.provider}: timed out connecting to {origin(request.url)} "
