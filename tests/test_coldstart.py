@@ -405,3 +405,32 @@ def test_piper_without_a_readable_rate_expects_nothing(tmp_path: Path, config: s
     if config is not None:
         Path(f"{model}.json").write_text(config)
     assert ttsstream.Piper(voice=model).expected_format is None
+
+
+def test_an_httpx_that_needs_trio_at_import_is_imported_as_usual(tmp_path: Path) -> None:
+    # Stand-ins for a future httpcore that imports trio unconditionally.
+    for name, files in {
+        "trio": {"__init__.py": "LOCK = 'trio'\n"},
+        "httpcore": {"__init__.py": "", "_synchronization.py": "import trio\n"},
+        "httpx": {"__init__.py": "import httpcore._synchronization\n"},
+    }.items():
+        (tmp_path / name).mkdir()
+        for file, text in files.items():
+            (tmp_path / name / file).write_text(text)
+    code = f"""
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        from ttsstream._lean import import_httpx
+        httpx = import_httpx()
+        import httpcore._synchronization as sync
+        print("OK", httpx.__file__.startswith({str(tmp_path)!r}), sync.trio.LOCK)
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "OK True trio" in done.stdout

@@ -76,9 +76,16 @@ def import_httpx() -> types.ModuleType:
             return sys.modules["httpx"]
         trio_refused = "trio" not in sys.modules
         main_refused = "httpx" not in sys.modules
-        with without_modules(["trio", *(["httpx._main"] if main_refused else [])]):
+        try:
+            with without_modules(["trio", *(["httpx._main"] if main_refused else [])]):
+                import httpcore._synchronization
+                import httpx
+        except ImportError:
+            # A version that needs one of them at import time: import them as usual.
             import httpcore._synchronization
             import httpx
+
+            return httpx
         sync: Any = httpcore._synchronization
         if trio_refused and sync.trio is None and importlib.util.find_spec("trio") is not None:
             sync.trio = LazyModule("trio")

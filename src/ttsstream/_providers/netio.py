@@ -32,8 +32,9 @@ import sniffio
 
 __all__ = ["AsyncioBackend", "install", "timed_stream"]
 
-#: Buffered bytes at which the transport stops reading (the server is then held by TCP).
-_HIGH_WATER = 1 << 20
+#: Buffered bytes at which the transport stops reading (the server is then held by TCP). A
+#: consumer held back by its sink (a full playback ring) keeps at most this much per connection.
+_HIGH_WATER = 256 * 1024
 _Option = tuple[int, int, int] | tuple[int, int, bytes | bytearray] | tuple[int, int, None, int]
 
 

@@ -34,7 +34,6 @@ from .._errors import (
     PoolExhaustedError,
     StreamInterruptedError,
 )
-from . import netio
 from .base import StreamStats
 from .errors import error_from_response, scrub_exception
 from .request import AudioRequest
@@ -168,6 +167,8 @@ def new_client(timeouts: Timeouts, connections: int | None = None) -> httpx.Asyn
         verify=_ssl_context(),
         limits=limits,
     )
+    from . import netio  # asyncio's transports: imported with the first client, not at import
+
     netio.install(client)
     return client
 
@@ -267,6 +268,8 @@ class ResponseBody:
         self.response = response
         self._chunks: AsyncIterator[bytes] = response.aiter_bytes()
         self._closed = False
+        from . import netio
+
         self._timed = netio.timed_stream(response.extensions)
 
     async def next(self) -> bytes | None:
