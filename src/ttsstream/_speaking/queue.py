@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -99,6 +100,7 @@ class UtteranceQueue:
         with job.fetch_scope:
             async with job.send:
                 try:
+                    job.requested_at = time.monotonic()
                     for piece in job.pieces:
                         async with contextlib.aclosing(
                             self.provider.stream(piece, stats=stats)
