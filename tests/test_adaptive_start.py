@@ -397,3 +397,38 @@ async def test_a_text_requested_earlier_counts_from_its_request() -> None:
         assert sink._hold.reason == "measuring the arrival rate"
         assert sink._hold.then_reason.startswith("arrival 0.50x")  # 0.1 s in 0.2 s
         await sink.abort()
+
+
+async def test_speaker_hints_each_text_with_the_time_of_its_request() -> None:
+    import time
+
+    class Hinted(ttsstream.MemorySink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hints: list[tuple[int, str, float | None]] = []
+
+        def expect(self, *, chars: int, key: str, requested_at: float | None = None) -> None:
+            self.hints.append((chars, key, requested_at))
+
+    provider = ttsstream.OpenAI(
+        api_key=KEY,
+        retries=Retries(0),
+        client=client_for(
+            lambda r: httpx.Response(
+                200, headers={"content-type": "audio/wav"}, content=streaming_wav(speech(0.1))
+            )
+        ),
+    )
+    sink = Hinted()
+    before = time.monotonic()
+    async with ttsstream.Speaker(provider=provider, sink=sink) as speaker:
+        await speaker.say("One two.")
+        await speaker.say("Three.")
+    after = time.monotonic()
+    assert [(c, k) for c, k, _ in sink.hints] == [
+        (8, "openai:OpenAI:alloy"),
+        (6, "openai:OpenAI:alloy"),
+    ]
+    times = [t for _, _, t in sink.hints]
+    assert all(t is not None and before <= t <= after for t in times)
+    assert times[0] < times[1]  # type: ignore[operator]

@@ -61,6 +61,7 @@ class UtteranceQueue:
         for job in list(self.pending)[: 1 + self.lookahead]:
             if not job.fetching and not job.cancel_requested:
                 job.fetching = True
+                job.requested_at = time.monotonic()  # its request goes out now
                 job.fetch_scope = anyio.CancelScope()
                 self._tg.start_soon(self._fetch, job)
 
@@ -100,7 +101,6 @@ class UtteranceQueue:
         with job.fetch_scope:
             async with job.send:
                 try:
-                    job.requested_at = time.monotonic()
                     for piece in job.pieces:
                         async with contextlib.aclosing(
                             self.provider.stream(piece, stats=stats)
