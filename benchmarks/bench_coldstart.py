@@ -188,14 +188,23 @@ class Run:
     latency: float | None = None
 
 
-def sample_times(blocks: list[tuple[float, bytes]]) -> tuple[Int16, npt.NDArray[np.float64]]:
-    """The recorded samples and, for each, its time on the recording's steady clock."""
+#: A block arriving this much later than the recording's steady clock says: the recorder fell
+#: behind (or lost data), and the clock cannot be trusted for that run.
+MAX_RECORDER_LAG = 0.05
+
+
+def sample_times(
+    blocks: list[tuple[float, bytes]],
+) -> tuple[Int16, npt.NDArray[np.float64], float]:
+    """The recorded samples, for each its time on the recording's steady clock, and the
+    largest lag of a block behind that clock."""
     data = b"".join(d for _, d in blocks)
     samples = np.frombuffer(data[: len(data) // 2 * 2], "<i2").astype(np.int16)
     ends = np.cumsum([len(d) // 2 for _, d in blocks])
     arrivals = np.array([t for t, _ in blocks])
-    t0 = float(np.min(arrivals - ends / RATE))
-    return samples, t0 + (np.arange(len(samples)) + 1) / RATE
+    lags = arrivals - ends / RATE
+    t0 = float(np.min(lags))
+    return samples, t0 + (np.arange(len(samples)) + 1) / RATE, float(np.max(lags) - t0)
 
 
 def run_audio(name: str, url: str) -> Run:
@@ -213,7 +222,9 @@ def run_audio(name: str, url: str) -> Run:
     recorder.proc.terminate()
     recorder.proc.wait(timeout=5)
     recorder.thread.join(timeout=5)
-    samples, times = sample_times(recorder.blocks)
+    samples, times, lag = sample_times(recorder.blocks)
+    if lag > MAX_RECORDER_LAG:
+        return Run(name, None, f"the recorder fell {lag * 1000:.0f} ms behind: run discarded")
     if done.returncode != 0:
         last = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return Run(name, None, f"exit {done.returncode}: {last}"[:300])
