@@ -56,9 +56,11 @@ class PacedBody(httpx.AsyncByteStream):
         ttfb: float,
         whole: bool = False,
         written: Callable[[], int] | None = None,
+        sink: DeviceSink | None = None,
     ) -> None:
         self.stream = stream
         self.written = written
+        self.sink = sink
         self.audio = audio
         self.rate = rate
         self.burst = round(burst * RATE)
@@ -71,7 +73,7 @@ class PacedBody(httpx.AsyncByteStream):
         reader in another task than the writer must not run the device ahead of it)."""
         if self.written is not None:
             with anyio.fail_after(10):
-                while self.written() < sent:
+                while self.written() < sent or (sent == 0 and not told(self.sink)):
                     await anyio.sleep(0.0005)
         while self.stream.clock < due - 1e-9:
             self.stream.tick(240)
@@ -100,10 +102,12 @@ def paced_openai(
     burst: float = 0.2,
     ttfb: float = 0.05,
     whole: bool = False,
-    written: Callable[[], int] | None = None,
+    sink: DeviceSink | None = None,
 ) -> ttsstream.OpenAI:
+    written = None if sink is None else (lambda: sink._utt_frames_in)
+
     def respond(request: httpx.Request) -> httpx.Response:
-        body = PacedBody(sd.stream, audio, rate, burst, ttfb, whole, written)
+        body = PacedBody(sd.stream, audio, rate, burst, ttfb, whole, written, sink)
         return httpx.Response(200, headers={"content-type": "audio/wav"}, stream=body)
 
     return ttsstream.OpenAI(api_key=KEY, retries=Retries(0), client=client_for(respond))
@@ -117,6 +121,13 @@ async def device_sink(sd: FakeSoundDevice, **options: object) -> DeviceSink:
     await sink.prepare(S16)
     sink._clock = lambda: sd.stream.clock
     return sink
+
+
+def told(sink: DeviceSink | None) -> bool:
+    """Whether ``sink`` has been told the text (by ``expect()``) of the utterance to come."""
+    if sink is None:
+        return True
+    return bool(sink._expected) or (sink._policy is not None and sink._policy.known_text)
 
 
 def heard(stream: FakeStream) -> np.ndarray:
@@ -280,8 +291,9 @@ async def test_speaker_tells_the_sink_each_text_and_the_utterance_reports_the_st
     audio = speech(10.0)
     sink = await device_sink(sd)
     # The speaker's fetcher reads the body (and so runs the fake device) in its own task: it
-    # waits for the player to write what it got before running the device on.
-    provider = paced_openai(sd, audio, 0.6, written=lambda: sink._utt_frames_in)
+    # waits for the player to take up the text (at once, as for a first utterance) and to write
+    # what it got before running the device on.
+    provider = paced_openai(sd, audio, 0.6, sink=sink)
     async with sink, ttsstream.Speaker(provider=provider, sink=sink) as speaker:
         first = await speaker.say(TEXT)
     np.testing.assert_array_equal(heard(sd.stream), audio[:, 0])
@@ -326,7 +338,7 @@ async def test_a_tee_passes_the_hint_on_and_reports_the_device_s_start() -> None
             super().__init__()
             self.hints: list[tuple[int, str]] = []
 
-        def expect(self, *, chars: int, key: str) -> None:
+        def expect(self, *, chars: int, key: str, requested_at: float | None = None) -> None:
             self.hints.append((chars, key))
 
         @property
@@ -362,3 +374,61 @@ async def test_a_text_shorter_than_announced_starts_when_it_ends_and_says_so() -
         assert sink.start_delay is not None
         assert 0 < sink.start_delay < 0.1
         np.testing.assert_array_equal(heard(sd.stream), speech(0.2)[:, 0])
+
+
+async def test_a_text_requested_earlier_counts_from_its_request() -> None:
+    sd = FakeSoundDevice(auto_tick=False)
+    sink = await device_sink(sd)
+    async with sink:
+        await sink.open(S16)
+        for _ in range(50):
+            sd.stream.tick(240)  # now 100.5
+        # asked 0.4 s ago; 0.5 s of audio arrives now: 1.25x since the request, so fast
+        sink.expect(chars=130, key="k", requested_at=sd.stream.clock - 0.4)
+        await sink.write(speech(0.5))
+        assert sink._hold is not None
+        assert sink._hold.reason == (
+            "server faster than real time (1.25x): started at the 30 ms prebuffer"
+        )
+        sink.expect(chars=130, key="k")  # the next text, asked just now: looks slower
+        for _ in range(20):
+            sd.stream.tick(240)
+        await sink.write(speech(0.1))
+        assert sink._hold.reason == "measuring the arrival rate"
+        assert sink._hold.then_reason.startswith("arrival 0.50x")  # 0.1 s in 0.2 s
+        await sink.abort()
+
+
+async def test_speaker_hints_each_text_with_the_time_of_its_request() -> None:
+    import time
+
+    class Hinted(ttsstream.MemorySink):
+        def __init__(self) -> None:
+            super().__init__()
+            self.hints: list[tuple[int, str, float | None]] = []
+
+        def expect(self, *, chars: int, key: str, requested_at: float | None = None) -> None:
+            self.hints.append((chars, key, requested_at))
+
+    provider = ttsstream.OpenAI(
+        api_key=KEY,
+        retries=Retries(0),
+        client=client_for(
+            lambda r: httpx.Response(
+                200, headers={"content-type": "audio/wav"}, content=streaming_wav(speech(0.1))
+            )
+        ),
+    )
+    sink = Hinted()
+    before = time.monotonic()
+    async with ttsstream.Speaker(provider=provider, sink=sink) as speaker:
+        await speaker.say("One two.")
+        await speaker.say("Three.")
+    after = time.monotonic()
+    assert [(c, k) for c, k, _ in sink.hints] == [
+        (8, "openai:OpenAI:alloy"),
+        (6, "openai:OpenAI:alloy"),
+    ]
+    times = [t for _, _, t in sink.hints]
+    assert all(t is not None and before <= t <= after for t in times)
+    assert times[0] < times[1]  # type: ignore[operator]

@@ -103,3 +103,25 @@ def test_the_hold_is_not_looked_at_while_playing() -> None:
     engine.hold = (-math.inf, 900, 900, None)  # e.g. set by a write while playing
     assert dev.tick(10).all()
     assert np.count_nonzero(dev.output()) == 20
+
+
+def test_the_hold_switches_at_its_time_exactly() -> None:
+    engine = make(capacity=1000)
+    assert not engine.started  # nothing has begun... (make() began one utterance)
+    engine.hold = (100.5, 300, 50, None)
+    engine.ring.write_some(loud(100))
+    out = np.empty((10, 1), np.int16)
+    engine.fill(out, dac=100.499, now=100.499)
+    assert not out.any()
+    engine.fill(out, dac=100.5, now=100.5)  # at ``until``: the after value
+    assert out.all()
+    assert engine.start_time == 100.5
+
+
+def test_nothing_has_started_before_the_first_utterance() -> None:
+    from ttsstream._play.engine import PlaybackEngine
+
+    engine = PlaybackEngine(rate=1000, channels=1, dtype="int16", capacity=100)
+    assert not engine.started
+    engine.begin_utterance()
+    assert not engine.started

@@ -34,12 +34,10 @@ DT = 0.002  # the simulation's tick, seconds
 
 
 def make(voices: VoiceStats | None = None, **options: object) -> StartPolicy:
+    settings: dict[str, object] = {"prebuffer": PRE, "rebuffer": RE, "limit": 20.0, **options}
     return StartPolicy(
-        prebuffer=PRE,
-        rebuffer=RE,
         voices=voices if voices is not None else VoiceStats(),
-        limit=20.0,
-        **options,  # type: ignore[arg-type]
+        **settings,  # type: ignore[arg-type]
     )
 
 
@@ -542,3 +540,209 @@ def test_before_any_audio_it_holds() -> None:
     hold = policy.decide(now=0.5, played=0.0, restart=False)
     assert hold.seconds == 20.0
     assert hold.reason == "waiting for the first audio"
+
+
+# -- the edges (each found by mutation testing) ---------------------------------------------
+
+
+def test_voice_stats_edges() -> None:
+    assert VoiceStats(0.5).seconds_for(KEY, 1) == 2.0  # any positive default
+    with pytest.raises(ValueError, match=r"^default_chars_per_second must be positive$"):
+        VoiceStats(-1.0)
+    voices = VoiceStats()
+    voices.learn(KEY, chars=1, seconds=0.5)  # the smallest real text counts
+    assert voices.chars_per_second(KEY) == 2.0
+    voices.learn("b", chars=10, seconds=0.0)
+    assert voices.chars_per_second("b") is None
+
+
+def test_without_a_request_time_one_arrival_gives_no_rate_and_two_bursts_do() -> None:
+    policy = make()
+    policy.begin()
+    policy.arrived(0.5, now=0.0)
+    assert policy.rate() == (None, False)
+    assert policy.longest_gap == 0.0
+    policy.arrived(0.3, now=BURST_GAP)  # exactly a burst gap later: a new burst
+    assert policy.rate() == (pytest.approx(0.3 / BURST_GAP), True)
+    assert policy.longest_gap == BURST_GAP
+
+
+def test_a_stream_of_exactly_the_stream_span_is_measured() -> None:
+    policy = make()
+    policy.begin()
+    for k in range(10):
+        policy.arrived(0.01, now=k * 0.01)  # 10 ms apart: one "burst"
+    policy.arrived(0.01, now=0.1)
+    assert policy.rate() == (pytest.approx(0.1 / 0.1), True)
+
+
+def test_blocked_time_is_left_out_of_every_span() -> None:
+    policy = make()
+    policy.begin()
+    policy.blocked(0.5)  # before the text: not its time
+    policy.expect(chars=130, key=KEY, now=1.0)
+    policy.arrived(0.2, now=1.5)
+    policy.blocked(0.25)
+    assert policy.rate() == (pytest.approx(0.2 / 0.5), False)  # 0.25 s came after it
+    policy.arrived(0.3, now=2.5)  # 1 s later, 0.25 s of it blocked
+    assert policy.longest_gap == pytest.approx(0.75)
+    assert policy.rate() == (pytest.approx(0.3 / 0.75), True)
+    policy.blocked(0.5)
+    policy.arrived(0.2, now=3.5)  # 1 s later, 0.5 s blocked
+    assert policy.rate() == (pytest.approx(0.5 / 1.25), True)
+    assert policy.recent_rate() == pytest.approx(0.7 / 1.75)
+
+
+def test_the_recent_rate_keeps_one_point_older_than_the_window() -> None:
+    policy = make()
+    policy.begin()
+    policy.expect(chars=130, key=KEY, now=0.0)
+    assert policy.recent_rate() is None
+    amounts = [5.0, 1.0, 2.0, 0.5, 0.25, 0.125]
+    for t, amount in enumerate(amounts):
+        policy.arrived(amount, now=float(t))
+        if t == 1:
+            assert policy.recent_rate() == pytest.approx(1.0)  # two points are enough
+    # at t=5 the window starts at t=2: the point at t=2 is the one kept before it
+    assert policy.recent_rate() == pytest.approx((0.5 + 0.25 + 0.125) / 3)
+    policy.arrived(0.0, now=5.0 + BURST_GAP / 2)
+    assert policy.recent_rate() == pytest.approx((0.5 + 0.25 + 0.125) / (3 + BURST_GAP / 2))
+    other = make()
+    other.begin()
+    other.expect(chars=130, key=KEY, now=0.0)
+    other.arrived(0.1, now=1.0)
+    other.arrived(0.1, now=1.0 + BURST_GAP / 2)
+    assert other.recent_rate() is None  # pieces of one burst
+
+
+def test_the_recent_rate_counts_only_after_an_underrun() -> None:
+    policy = make()
+    policy.begin()
+    policy.expect(chars=130, key=KEY, now=0.0)
+    policy.arrived(4.0, now=1.0)
+    policy.arrived(4.0, now=2.0)  # fast, then slow
+    policy.arrived(0.5, now=5.5)
+    first = policy.decide(now=5.5, played=0.0, restart=False)
+    assert first.rate == pytest.approx(4.5 / 4.5)  # the whole: 1x
+    again = policy.decide(now=5.5, played=1.0, restart=True)
+    assert again.rate == pytest.approx(0.5 / 3.5)  # the last 3 s (from t=2): slow
+    policy.arrived(0.5, now=9.0)
+    assert policy.decide(now=9.0, played=1.0, restart=True).rate == pytest.approx(0.5 / 3.5)
+    assert policy.decide(now=9.0, played=1.0, restart=False).rate == pytest.approx(5.0 / 8.0)
+
+
+def test_two_texts_add_up_and_an_empty_text_adds_nothing() -> None:
+    voices = VoiceStats()
+    policy = make(voices)
+    policy.begin()
+    policy.expect(chars=13, key=KEY, now=0.0)
+    policy.expect(chars=26, key=KEY, now=0.0)
+    policy.expect(chars=0, key=KEY, now=0.0)
+    policy.expect(chars=-5, key=KEY, now=0.0)
+    assert policy.left(0.0) == pytest.approx(3.0)
+    policy.arrived(3.0, now=1.0)
+    policy.finish()
+    assert voices.chars_per_second(KEY) == pytest.approx(13.0)
+    assert voices.rate(KEY) is None  # only a lower bound was known: nothing learned
+    policy.begin()
+    policy.expect(chars=0, key=KEY, now=0.0)
+    policy.arrived(1.0, now=1.0)
+    assert policy.left(0.0) == pytest.approx(OVERRUN)
+
+
+def test_exactly_the_estimate_arriving_means_the_estimate_was_short() -> None:
+    policy = make()
+    policy.begin()
+    policy.expect(chars=13, key=KEY, now=0.0)  # 1 s
+    policy.arrived(1.0, now=2.0)
+    assert policy.left(0.0) == pytest.approx(OVERRUN)
+
+
+def test_every_decision_carries_its_rate_and_estimate() -> None:
+    voices = VoiceStats()
+    voices.learn_rate(KEY, 2.0)
+    policy = make(voices)
+    policy.begin()
+    policy.expect(chars=130, key=KEY, now=0.0)
+    first = policy.decide(now=0.0, played=0.0, restart=False)
+    assert (first.rate, first.left) == (None, pytest.approx(10.0))
+    policy.arrived(0.1, now=1.0)
+    learned = policy.decide(now=1.0, played=0.0, restart=False)
+    assert (learned.rate, learned.left) == (2.0, pytest.approx(10.0))
+    policy.arrived(0.1, now=1.5)  # measured: 0.2x
+    slow = policy.decide(now=1.5, played=0.0, restart=False)
+    assert (slow.rate, slow.left) == (pytest.approx(0.2), pytest.approx(10.0))
+    policy.arrived(5.0, now=2.0)  # 5.1 s since the first burst ended, 1 s ago
+    fast = policy.decide(now=2.0, played=0.0, restart=False)
+    assert (fast.rate, fast.left) == (pytest.approx(5.1), pytest.approx(10.0))
+    near = StartPolicy(prebuffer=1.5, rebuffer=RE, voices=VoiceStats(), limit=20.0)
+    near.begin()
+    near.expect(chars=13, key=KEY, now=0.0)
+    near.arrived(0.1, now=0.5)
+    near.arrived(0.45, now=1.0)  # 0.9x, 1 s of speech: needs less than 1.5 s
+    low = near.decide(now=1.0, played=0.0, restart=False)
+    assert (low.seconds, low.rate, low.left) == (1.5, pytest.approx(0.9), pytest.approx(1.0))
+    assert low.reason.endswith("started at the 1500 ms minimum")
+    near.arrived(1.0, now=1.5)
+    assert near.decide(now=1.5, played=0.0, restart=False).reason.endswith(
+        "started at the 1500 ms prebuffer"
+    )
+
+
+def test_a_fast_server_in_bursts_after_an_underrun_rebuffers_a_burst() -> None:
+    policy = make()
+    policy.begin()
+    policy.expect(chars=130, key=KEY, now=0.0)
+    policy.arrived(0.5, now=0.5)
+    policy.arrived(0.5, now=1.0)  # exactly 1x, bursts 0.5 s apart
+    hold = policy.decide(now=1.0, played=0.9, restart=True)
+    assert hold.seconds == pytest.approx(0.5)
+    assert (hold.rate, hold.left) == (pytest.approx(1.0), pytest.approx(10.0 - 0.9))
+    assert hold.reason == (
+        "server faster than real time (1.00x) in bursts up to 0.50 s apart: rebuffered 0.50 s"
+    )
+    assert policy.decide(now=1.0, played=0.9, restart=False).seconds == PRE
+    steady = make(rebuffer=0.5)
+    steady.begin()
+    steady.expect(chars=130, key=KEY, now=0.0)
+    steady.arrived(0.5, now=0.5)
+    steady.arrived(0.5, now=1.0)  # bursts as far apart as the rebuffer: the rebuffer does
+    assert steady.decide(now=1.0, played=0.9, restart=True).seconds == 0.5
+
+
+def test_without_a_request_time_a_learned_slow_rate_is_the_fallback() -> None:
+    voices = VoiceStats()
+    voices.learn_rate(KEY, 0.8)
+    policy = make(voices)
+    policy.begin()
+    policy.expect(chars=130, key=KEY, now=None)
+    policy.arrived(0.2, now=1.0)
+    hold = policy.decide(now=1.0, played=0.0, restart=False)
+    assert hold.rate == 0.8
+    assert hold.then == pytest.approx(10.0 * 0.2 * SAFETY + MARGIN)
+
+
+def test_a_learned_rate_of_exactly_real_time_starts_after_the_window() -> None:
+    voices = VoiceStats()
+    voices.learn_rate(KEY, 1.0)
+    policy = make(voices)
+    policy.begin()
+    policy.expect(chars=130, key=KEY, now=0.0)
+    policy.arrived(0.1, now=1.0)
+    hold = policy.decide(now=1.0, played=0.0, restart=False)
+    assert (hold.then, hold.then_reason) == (
+        PRE,
+        "about real time (1.00x): started at the 30 ms prebuffer",
+    )
+
+
+def test_a_second_burst_with_no_audio_is_a_rate_of_zero() -> None:
+    policy = make()
+    policy.begin()
+    policy.expect(chars=130, key=KEY, now=0.0)
+    policy.arrived(1.0, now=0.1)
+    policy.arrived(0.0, now=0.2)  # e.g. a header, or an empty piece
+    hold = policy.decide(now=0.2, played=0.0, restart=False)
+    assert hold.rate == 0.0
+    assert hold.until == -math.inf  # no "on time" at a rate of zero
+    assert hold.seconds == pytest.approx(10.0 * SAFETY + MARGIN)

@@ -239,19 +239,22 @@ class DeviceSink(Sink):
         self._note_start()
         return self._start_reason
 
-    def expect(self, *, chars: int, key: str) -> None:
+    def expect(self, *, chars: int, key: str, requested_at: float | None = None) -> None:
         """Hint for the adaptive start: a text of ``chars`` characters in voice ``key`` (any
-        string naming the provider and voice) was just requested; its audio is written next.
+        string naming the provider and voice) was requested at ``requested_at``
+        (``time.monotonic()``; ``None``: just now); its audio is written next.
 
         Call it before writing the text's audio (before or after :meth:`open`); several calls
         in one utterance add up (e.g. a :class:`~ttsstream.Speaker` session). Without it the
         sink starts at the plain prebuffer.
         """
+        clock = self._clock()
+        when = clock if requested_at is None else min(clock, requested_at)
         policy = self._policy
         if policy is not None and self._state == "open":
-            policy.expect(chars=chars, key=key, now=self._now())
+            policy.expect(chars=chars, key=key, now=self._now() - (clock - when))
         else:
-            self._expected.append((chars, key, self._clock()))
+            self._expected.append((chars, key, when))
 
     @property
     def stream_format(self) -> AudioFormat | None:

@@ -153,7 +153,7 @@ class PlaybackEngine:
         self.gap_seconds = 0.0
         #: The utterance (a count of :meth:`begin_utterance` calls) whose first start is
         #: recorded in :attr:`start_time` and :attr:`start_hold`; written last.
-        self.start_utt = 0
+        self.start_utt = -1
         #: Stream time of the callback that first played the current utterance.
         self.start_time = 0.0
         #: :attr:`hold` in force at that start.

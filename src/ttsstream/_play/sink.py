@@ -66,10 +66,13 @@ class Sink(abc.ABC):
     async def aclose(self) -> None:
         """Release everything the sink holds. Idempotent."""
 
-    def expect(self, *, chars: int, key: str) -> None:  # noqa: B027 - a hint, optional
-        """Hint: a text of ``chars`` characters in voice ``key`` was just requested, and its
-        audio is what :meth:`write` gets next. :class:`DeviceSink` uses it to decide when to
-        start on a slow server (its ``adaptive_start``); other sinks ignore it."""
+    def expect(  # noqa: B027 - a hint, optional
+        self, *, chars: int, key: str, requested_at: float | None = None
+    ) -> None:
+        """Hint: a text of ``chars`` characters in voice ``key`` was requested (at
+        ``time.monotonic()`` ``requested_at``; ``None``: just now), and its audio is what
+        :meth:`write` gets next. :class:`DeviceSink` uses it to decide when to start on a slow
+        server (its ``adaptive_start``); other sinks ignore it."""
 
     @property
     def start_delay(self) -> float | None:

@@ -74,10 +74,10 @@ class TeeSink(Sink):
         """Close every sink."""
         await _every(self.sinks, lambda s: s.aclose())
 
-    def expect(self, *, chars: int, key: str) -> None:
+    def expect(self, *, chars: int, key: str, requested_at: float | None = None) -> None:
         """Pass the hint on to every sink."""
         for sink in self.sinks:
-            sink.expect(chars=chars, key=key)
+            sink.expect(chars=chars, key=key, requested_at=requested_at)
 
     @property
     def start_delay(self) -> float | None:

@@ -118,7 +118,12 @@ class Player:
                 self._ledger.started(job, start, Gaps.of(self.sink))
             self._note_start()
 
-        self.sink.expect(chars=len(job.utterance.text), key=speech_key(self._queue.provider))
+        # The request may have gone out a while ago (fetched ahead): its audio arrived since.
+        self.sink.expect(
+            chars=len(job.utterance.text),
+            key=speech_key(self._queue.provider),
+            requested_at=job.requested_at,
+        )
         async with job.receive:
             await pump(job.receive, self.output, on_chunk=on_chunk)
         self._note_start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import time
 from collections import deque
 from collections.abc import Callable
 
@@ -60,6 +61,7 @@ class UtteranceQueue:
         for job in list(self.pending)[: 1 + self.lookahead]:
             if not job.fetching and not job.cancel_requested:
                 job.fetching = True
+                job.requested_at = time.monotonic()  # its request goes out now
                 job.fetch_scope = anyio.CancelScope()
                 self._tg.start_soon(self._fetch, job)
 

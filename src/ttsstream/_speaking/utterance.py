@@ -150,6 +150,8 @@ class Job:
     done: anyio.Event = field(default_factory=anyio.Event)
     fetch_scope: anyio.CancelScope | None = None
     fetching: bool = False
+    #: ``time.monotonic()`` when its (first) request went out.
+    requested_at: float | None = None
     start_frame: int | None = None  # position in the sink's frame counter where it starts
     end_frame: int | None = None
     gaps_at_start: Gaps = field(default_factory=Gaps)
