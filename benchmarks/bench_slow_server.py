@@ -26,7 +26,9 @@ between its first and last sample is inserted silence, whatever pauses the speec
 Modes: ``today`` (``adaptive_start=False``: start at the 30 ms prebuffer), ``policy`` (the
 default, in a fresh process: the voice's speaking rate is not known yet) and ``warm`` (the
 default, after one sentence from the same server at the same rate: the voice is learned, as in
-a chatbot's second answer). They alternate within each repetition; the table shows medians.
+a chatbot's second answer); ``--modes`` may add ``fastwarm`` (that sentence at 2x real time:
+the server was fast a moment ago and is slow now). They alternate within each repetition; the
+table shows medians.
 About 10 minutes with the defaults, 1 minute with ``--quick``; ``--data`` (default
 ``docs/data/slow_server.json``, not written with ``--quick``) keeps the table and one run per
 mode at ``--plot-rate`` for ``docs/scripts/plot_slow_server.py``, which this script runs.
@@ -51,7 +53,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from _common import ROOT
+from _common import IMG, ROOT
 from _recorder import Recorder
 
 TEXT = (
@@ -64,6 +66,10 @@ SINK = "ttsstream_test"
 #: Said first, in the ``warm`` mode, by the same server at the same rate.
 WARM_TEXT = "First a short sentence, so that the voice is known."
 MODES = ("today", "policy", "warm")
+#: ``--modes`` may add ``fastwarm``: the first sentence comes at 2x real time (the server was
+#: fast a moment ago), then the measured text at the run's rate.
+ALL_MODES = (*MODES, "fastwarm")
+FAST = 2.0
 DATA = ROOT / "docs" / "data" / "slow_server.json"
 Int16 = npt.NDArray[np.int16]
 
@@ -95,7 +101,7 @@ def child(mode: str, url: str, text: str) -> None:
         )
         sink = ttsstream.DeviceSink("pulse", **options)
         await sink.prepare()  # PortAudio's device list: not part of what is measured
-        if mode == "warm":  # one sentence from the same server first: the voice is learned
+        if mode in ("warm", "fastwarm"):  # one sentence first: the voice is learned
             await ttsstream.speak(WARM_TEXT, provider=provider, sink=sink)
         # The parent starts recording now, and says when to go.
         print("READY", flush=True)
@@ -214,7 +220,8 @@ def run_one(server: Server, url: str, rate: float, mode: str, text: str, source:
 
     slow = SlowSpeech(source, RATE, rate)
     server.current = script = SlowServerScript(slow)
-    server.warm = SlowServerScript(SlowSpeech(speech(WARM_TEXT), RATE, rate, seed=3))
+    warm_rate = FAST if mode == "fastwarm" else rate
+    server.warm = SlowServerScript(SlowSpeech(speech(WARM_TEXT), RATE, warm_rate, seed=3))
     run = Run(rate, mode)
     output = stderr = ""
     recorder: Recorder | None = None
@@ -339,7 +346,12 @@ def print_table(rows: list[dict[str, Any]], duration: float, runs: int) -> None:
         )
 
 
-LABELS = {"today": "start at once", "policy": "policy, first text", "warm": "policy, voice known"}
+LABELS = {
+    "today": "start at once",
+    "policy": "policy, first text",
+    "warm": "policy, voice known",
+    "fastwarm": "policy, voice fast before",
+}
 
 
 def print_markdown(rows: list[dict[str, Any]]) -> None:
@@ -369,7 +381,7 @@ def save_data(
 ) -> None:
     """The table and one run per mode at ``plot_rate`` (buffer level every 50 ms) for the plot."""
     timelines: dict[str, list[list[float]]] = {}
-    for mode in MODES:
+    for mode in ALL_MODES:
         mine = [r for r in runs if r.rate == plot_rate and r.mode == mode and r.error is None]
         if not mine:
             continue
@@ -408,7 +420,10 @@ def main() -> None:
         "not written with --quick)",
     )
     parser.add_argument("--json", type=Path, help="every run, in full")
-    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--modes", nargs="+", choices=ALL_MODES, default=list(MODES), help="default: %(default)s"
+    )
+    parser.add_argument("--child", choices=ALL_MODES, help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--text", default=TEXT, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -424,7 +439,7 @@ def main() -> None:
     from tests.pulsed import private_pulse
 
     source = speech(TEXT)
-    modes = list(MODES) if has_policy() else ["today"]
+    modes = args.modes if has_policy() else ["today"]
     if len(modes) == 1:
         print("(this ttsstream has no start policy: today's behaviour only)")
     runs: list[Run] = []
@@ -461,7 +476,11 @@ def main() -> None:
         sys.path.insert(0, str(ROOT / "docs" / "scripts"))
         from plot_slow_server import main as draw
 
-        draw(args.data)
+        # The docs' figure only from the docs' data; any other data gets its picture beside it.
+        draw(
+            args.data,
+            IMG / "slow_server.png" if args.data == DATA else args.data.with_suffix(".png"),
+        )
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in runs]))
 

@@ -29,6 +29,7 @@ STYLE = {
     "today": ("tab:red", "start at once (adaptive_start=False)"),
     "policy": ("tab:blue", "start policy, first utterance"),
     "warm": ("tab:green", "start policy, voice learned"),
+    "fastwarm": ("tab:purple", "start policy, voice fast a moment ago"),
 }
 
 
