@@ -48,7 +48,28 @@ SINK = "ttsstream_test"
 CONTENDERS = ("ttsstream", "naive", "openai", "realtimetts")
 IMPORTS = {
     # anyio imports its asyncio backend (and asyncio) on the first anyio.run(): an import too.
-    "ttsstream": ["anyio", "anyio._backends._asyncio", "ttsstream", "sounddevice"],
+    # ttsstream imports what a call needs on first use (for a fast cold start, measured by
+    # bench_coldstart.py); here those imports are made before the timed call, as requests'
+    # are for the naive snippet.
+    "ttsstream": [
+        "anyio",
+        "anyio._backends._asyncio",
+        "ttsstream",
+        "sounddevice",
+        "httpx",
+        "ttsstream._speak",
+        "ttsstream._providers.openai",
+        "ttsstream._providers.http",
+        "ttsstream._providers.netio",
+        "ttsstream._play.device",
+        "ttsstream._play.engine",
+        "ttsstream._play.convert",
+        "ttsstream._decode.sniff",
+        "ttsstream._decode.wav",
+        "ttsstream._decode.pcm",
+        "ttsstream._decode.sse",
+        "ttsstream._text.check",
+    ],
     "naive": ["pyaudio", "requests"],
     "openai": ["openai", "openai.helpers", "sounddevice"],
     "realtimetts": ["pyaudio", "RealtimeTTS"],
@@ -149,6 +170,8 @@ def child(name: str, url: str) -> None:
     runner = globals()[f"run_{name}"]
     for module in IMPORTS[name]:  # importing is not part of the call being timed
         importlib.import_module(module)
+    loaded = set(sys.modules)
+    threads_before = _thread_cpu()
     before = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     error = None
@@ -159,9 +182,40 @@ def child(name: str, url: str) -> None:
     t1 = time.monotonic()
     after = resource.getrusage(resource.RUSAGE_SELF)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    line = {"t0": t0, "t1": t1, "cpu": cpu, "maxrss_kib": after.ru_maxrss, "error": error}
+    imported = sorted(set(sys.modules) - loaded)  # during the call: its CPU is in `cpu`
+    if os.environ.get("BENCH_PEERS_THREADS"):
+        _print_thread_cpu(threads_before)
+    line = {
+        "t0": t0,
+        "t1": t1,
+        "cpu": cpu,
+        "maxrss_kib": after.ru_maxrss,
+        "error": error,
+        "imported": imported,
+    }
     print("RESULT " + json.dumps(line), flush=True)
     os._exit(0)  # some contenders leave non-daemon threads behind
+
+
+def _thread_cpu() -> dict[str, float]:
+    """CPU seconds of each thread of this process still alive (Linux), by thread id."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds = {}
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it ended meanwhile
+            continue
+        seconds[task.name] = (int(fields[11]) + int(fields[12])) / tick
+    return seconds
+
+
+def _print_thread_cpu(before: dict[str, float]) -> None:
+    """The CPU each thread used since ``before`` (threads that ended are not seen), to stderr."""
+    main = str(os.getpid())
+    for tid, cpu in sorted(_thread_cpu().items()):
+        name = "main" if tid == main else f"thread {tid}"
+        print(f"thread {name}: {cpu - before.get(tid, 0.0):.3f} s", file=sys.stderr)
 
 
 # -- the parent: server, recorder, analysis ----------------------------------------------------
@@ -205,6 +259,7 @@ class Run:
     cpu_per_audio_s: float | None = None
     peak_rss_mib: float | None = None
     requests: int = 0
+    imported_in_call: int = 0  # modules first imported during the timed call
 
 
 def analyse(
@@ -272,6 +327,12 @@ def run_one(name: str, url: str, source: Int16, server_requests: list[object]) -
     run.ok = result["error"] is None
     run.cpu_per_audio_s = result["cpu"] / (len(source) / RATE)
     run.peak_rss_mib = result["maxrss_kib"] / 1024
+    run.imported_in_call = len(result.get("imported", []))
+    for line in stderr.splitlines():
+        if line.startswith("thread "):
+            print(f"  {name} {line}", flush=True)
+    if os.environ.get("BENCH_PEERS_IMPORTS"):
+        print(f"  {name} imported during the call: {result.get('imported')}", flush=True)
     analyse(source, capture, times, run, result["t0"])
     return run
 
@@ -410,7 +471,8 @@ def main() -> None:
                 run = run_one(name, server.url, source, requests)
                 runs.append(run)
                 print(
-                    f"  {name}: ttfa {fmt(run.ttfa, '.3f')} s, exact {fmt(run.exact, '.1%')}"
+                    f"  {name}: ttfa {fmt(run.ttfa, '.3f')} s, exact {fmt(run.exact, '.1%')}, "
+                    f"{run.imported_in_call} modules imported in the call"
                     + (f" ({run.error})" if run.error else ""),
                     flush=True,
                 )

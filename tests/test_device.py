@@ -654,6 +654,78 @@ def test_rejects_bad_options() -> None:
         DeviceSink(prebuffer=-1)
 
 
+# -- sleeping until the predicted moment (fewer event loop wake-ups) ---------------------
+
+
+async def fill_and_start(sink: DeviceSink, sd: FakeSoundDevice, frames: int) -> None:
+    """Open, queue ``frames`` (the whole ring's room) and let the device start playing them."""
+    await sink.open(S16)
+    await sink.write(noise(frames, seed=8))
+    sd.stream.tick(240)
+    assert sink._engine is not None
+    assert sink._engine.playing
+
+
+@pytest.mark.anyio
+async def test_a_writer_sleeping_until_the_ring_has_room_wakes_on_abort() -> None:
+    sd = FakeSoundDevice(auto_tick=False)
+    # 60 s of ring: a writer that does not fit sleeps until half of it has played (30 s), or
+    # the longest nap, made long here so that only abort() can end the sleep within the test.
+    async with DeviceSink(backend=sd, buffer=60.0, prebuffer=0.0) as sink:
+        sink._longest_nap = 600.0
+        await fill_and_start(sink, sd, 60 * 24000)
+        finished = anyio.Event()
+
+        async def producer() -> None:
+            await sink.write(noise(40 * 24000, seed=9))  # sleeps min(40 s, 30 s)
+            finished.set()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(producer)
+            # The device calls back while the writer sleeps (between its looks at the device)...
+            await wait_for(lambda: sd.stream.tick(240) is not None and sink._free_running)
+            # ... so its next sleep lasts until the predicted room.
+            await wait_for(lambda: sink._wake is not None)
+            await wait_all_tasks_blocked()
+            assert not finished.is_set()
+            sd.auto_tick = True  # the callback acknowledges the abort
+            with anyio.fail_after(10):
+                await sink.abort()
+                await finished.wait()
+        assert sink._wake is None
+
+
+@pytest.mark.anyio
+async def test_a_device_not_seen_calling_back_on_its_own_is_polled_every_half_block() -> None:
+    sd = FakeSoundDevice()  # calls back only when the sink looks at it
+    source = noise(24000, seed=10)
+    async with DeviceSink(backend=sd, buffer=0.1, prebuffer=0.0) as sink:
+        sink._longest_nap = 600.0  # a long sleep would never end within the test
+        await sink.open(S16)
+        with anyio.fail_after(20):
+            await sink.write(source)
+            assert sink._wake is None  # never slept past a poll
+            assert not sink._free_running
+            await sink.drain()
+        first, end = real_span(sd.stream.output())
+        np.testing.assert_array_equal(sd.stream.output()[first:end], source)
+
+
+@pytest.mark.anyio
+async def test_drain_sleeps_until_the_predicted_end_and_plays_everything() -> None:
+    sd = FakeSoundDevice(auto_tick=False)
+    source = noise(4800, seed=11)
+    async with DeviceSink(backend=sd, prebuffer=0.0) as sink:
+        await sink.open(S16)
+        await sink.write(source)
+        sd.stream.tick(240)
+        await drain_while_ticking(sink, sd.stream)
+        assert sink._free_running  # the device ran between the sink's looks: long sleeps
+        first, end = real_span(sd.stream.output())
+        np.testing.assert_array_equal(sd.stream.output()[first:end], source)
+        assert sink.frames_played == len(source)
+
+
 # -- conversion ---------------------------------------------------------------------------
 
 

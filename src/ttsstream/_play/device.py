@@ -61,6 +61,9 @@ _STALL_TIMEOUT = 1.5
 _ACK_TIMEOUT = 1.0  # seconds to wait for the callback to act on an abort
 _OPEN_TIMEOUT = 5.0  # seconds a device may take to open and start (slow USB devices, busy hosts)
 _CLOSE_TIMEOUT = 0.3  # seconds a stream may take to stop and close before it is abandoned
+#: The longest the event loop sleeps between looks at a running device (waiting for room in
+#: the ring, or for the end of playback): the device watchdog is checked at least this often.
+_LONGEST_NAP = 0.25
 #: With the adaptive start, the ring holds at least this many seconds: the most the policy may
 #: wait for before starting (a long text from a slow server). Allocated lazily by the OS, so
 #: the memory is used only when it fills.
@@ -172,6 +175,13 @@ class DeviceSink(Sink):
         #: device buffer of audio is queued, so the first sound is not queued behind the
         #: silence a running stream would have buffered meanwhile (see _start_if_ready).
         self._unstarted: Any = None
+        #: Set by abort(): wakes a writer or drain() sleeping until the ring has room or the
+        #: audio has played (see _nap).
+        self._wake: anyio.Event | None = None
+        #: Whether the callback ran during the latest sleep: the device keeps its own pace, so
+        #: sleeps may last until the predicted moment instead of half a block (see _nap).
+        self._free_running = False
+        self._longest_nap = _LONGEST_NAP
 
     # -- public state ----------------------------------------------------------------------
 
@@ -398,6 +408,7 @@ class DeviceSink(Sink):
         self._format = format
         self._converter = None if converter.identity else converter
         engine.begin_utterance()
+        self._wake = None  # an event of an earlier utterance may belong to another event loop
         self._utt_frames_in = 0
         self._final_played = 0
         self._begin_policy(engine)
@@ -432,7 +443,7 @@ class DeviceSink(Sink):
             self._first_write = now
         policy.arrived(len(samples) / fmt.sample_rate, now)
         self._decide(engine, now)
-        if self._unstarted is not None and len(data) > engine.ring.writable:
+        if self._unstarted is not None and len(data) > self._room(engine) - engine.ring.readable:
             await self._start()  # the ring would fill before the stream consumed anything
         await self._push(data)
         await self._start_if_ready()
@@ -442,7 +453,6 @@ class DeviceSink(Sink):
         assert engine is not None
         generation = engine.abort_generation
         ring = engine.ring
-        poll = self._poll_interval()
         done = 0
         waited_since: float | None = None
         try:
@@ -457,7 +467,14 @@ class DeviceSink(Sink):
                     return  # aborted: the rest is dropped
                 if waited_since is None:
                     waited_since = self._clock()
-                await anyio.sleep(poll)
+                # While the device plays, the ring empties at its rate: sleep until the rest
+                # fits, but never past half of what is queued (no risk of running dry).
+                seconds = 0.0
+                if engine.playing:
+                    queued = ring.readable / engine.rate
+                    needed = (len(data) - done - max(room, 0)) / engine.rate
+                    seconds = min(needed, queued / 2)
+                await self._nap(engine, seconds, generation)
         finally:
             if waited_since is not None and self._policy is not None:
                 self._policy.blocked(self._clock() - waited_since)
@@ -563,11 +580,13 @@ class DeviceSink(Sink):
             engine.end_utterance()
             if self._unstarted is not None:
                 await self._start()  # a short utterance: all of it is queued
-            poll = self._poll_interval()
+            from .engine import DRAIN_MARGIN
+
+            generation = engine.abort_generation
             while not engine.all_sent:
                 self._check()
-                await anyio.sleep(poll)
-            await self._wait_until(engine.drained)
+                await self._nap(engine, engine.ring.readable / engine.rate, generation)
+            await self._wait_until(engine.drained, engine.last_real_dac + DRAIN_MARGIN)
             _ = self.frames_played  # freeze the final count
             self._note_start()
             if self._policy is not None:
@@ -585,6 +604,7 @@ class DeviceSink(Sink):
         if self._state == "open":
             self._state = "aborted"
         self._converter = None
+        self._wake_sleepers()
         try:
             await self._stop_sound()
         finally:
@@ -595,6 +615,7 @@ class DeviceSink(Sink):
         if stream is None or engine is None or not self._usable():
             return
         engine.request_abort()
+        self._wake_sleepers()
         deadline = time.monotonic() + _ACK_TIMEOUT
         while not engine.abort_done and engine.error is None:
             if time.monotonic() > deadline or not self._active(stream):
@@ -730,6 +751,7 @@ class DeviceSink(Sink):
         except Exception as exc:
             raise AudioDeviceError(f"cannot open {dev.name!r} for {fmt}: {exc}") from exc
         self._stream, self._engine, self._stream_format, self._lost = stream, engine, fmt, None
+        self._free_running = False
         self._unstarted = None if start else stream
         try:
             self._stream_latency = float(stream.latency)
@@ -807,12 +829,14 @@ class DeviceSink(Sink):
             )
             raise AudioDeviceError(self._lost)
 
-    async def _wait_until(self, done: Callable[[float], bool]) -> None:
-        """Sleep until ``done(stream time)`` (bounded, in case the stream clock lies)."""
-        stream = self._stream
-        if stream is None or stream is self._unstarted:
+    async def _wait_until(self, done: Callable[[float], bool], at: float | None = None) -> None:
+        """Sleep until ``done(stream time)`` (bounded, in case the stream clock lies); ``at``
+        is the stream time it is expected to become true."""
+        stream, engine = self._stream, self._engine
+        if stream is None or stream is self._unstarted or engine is None:
             return  # nothing has played
         limit = time.monotonic() + self._stream_latency + 1.0
+        generation = engine.abort_generation
         while True:
             self._check()
             try:
@@ -822,7 +846,36 @@ class DeviceSink(Sink):
                 raise AudioDeviceError(self._lost) from exc
             if done(now) or time.monotonic() > limit:
                 return
-            await anyio.sleep(self._poll_interval())
+            await self._nap(engine, 0.0 if at is None else at - now, generation)
+
+    async def _nap(self, engine: PlaybackEngine, seconds: float, generation: int) -> None:
+        """Sleep about ``seconds`` (the moment the awaited state is predicted), or half a block.
+
+        Every wake-up costs the event loop CPU, so while the device keeps its own pace (its
+        callback ran during the previous sleep) the sleep lasts until the predicted moment, at
+        most :data:`_LONGEST_NAP`; abort() ends it early. Otherwise (a device that has not been
+        seen calling back on its own: just started, stalled, or driven by a test) it is the
+        poll interval of half a block, as the device's progress cannot be predicted.
+        """
+        poll = self._poll_interval()
+        callbacks = engine.callbacks
+        if self._free_running and seconds > poll and engine.abort_generation == generation:
+            wake = self._wake
+            if wake is None:
+                wake = self._wake = anyio.Event()
+            with anyio.move_on_after(min(seconds, self._longest_nap)):
+                await wake.wait()
+            # A long sleep without a callback: the device is not keeping pace on its own.
+            self._free_running = engine.callbacks != callbacks
+        else:
+            await anyio.sleep(poll)
+            if engine.callbacks != callbacks:
+                self._free_running = True
+
+    def _wake_sleepers(self) -> None:
+        wake, self._wake = self._wake, None
+        if wake is not None:
+            wake.set()
 
 
 @dataclass

@@ -232,7 +232,11 @@ class HttpProvider(Provider):
         self._user_client = client
         self._pool: ConnectionPool | None = None
         if client is None:
-            preload()  # load the CA bundle now (once per process), not on the first call
+            # Load the CA bundle now (once per process), not on the first call. A provider
+            # that sets its base_url before this and names a plain http:// server skips it
+            # (the bundle is then loaded if a redirect ever leads to https://).
+            if not str(getattr(self, "base_url", "")).startswith("http://"):
+                preload()
         elif max_connections is not None:
             raise ConfigurationError(
                 "max_connections sizes the pool ttsstream makes; the client passed as client= "

@@ -65,6 +65,8 @@ class OpenAI(HttpProvider):
         max_input_chars: int | None = None,
         pcm_format: AudioFormat | None = None,
     ) -> None:
+        # Before the base class's __init__: a plain http:// server needs no CA bundle loaded.
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _OFFICIAL_URL).rstrip("/")
         super().__init__(
             client=client,
             timeouts=timeouts,
@@ -90,7 +92,6 @@ class OpenAI(HttpProvider):
         if not model:
             raise ConfigurationError("model must not be empty")
         self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or _OFFICIAL_URL).rstrip("/")
         self.model = model
         self.voice: str | dict[str, str] = voice if isinstance(voice, str) else dict(voice)
         self.response_format: ResponseFormat = next(

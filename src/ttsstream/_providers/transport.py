@@ -9,10 +9,11 @@ first bytes. :class:`ResponseBody` is the one place that reads and closes a resp
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
+import os
 import random
 import ssl
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -114,38 +115,79 @@ class Retries:
         return self.delay(attempt, error.retry_after)
 
 
-@functools.cache
-def _load_ssl_context() -> ssl.SSLContext:
-    # Loading the CA bundle takes ~20 ms; one context serves every client we create.
-    return httpx.create_ssl_context()
+class _CAOnDemand(ssl.SSLContext):
+    """The client TLS context of ttsstream's clients: httpx's default settings, with the CA
+    bundle (~20 ms of CPU) loaded on the first TLS connection, or ahead by :func:`preload`.
+
+    A provider of a plain ``http://`` server never pays for it, and still verifies certificates
+    if a redirect takes it to ``https://`` (the bundle is loaded then).
+    """
+
+    _ca_loaded = False
+
+    def load_ca(self) -> None:
+        """Load the CA bundle as httpx does (``SSL_CERT_FILE``, ``SSL_CERT_DIR``, certifi)."""
+        with _ca_lock:
+            if self._ca_loaded:
+                return
+            if os.environ.get("SSL_CERT_FILE"):
+                self.load_verify_locations(cafile=os.environ["SSL_CERT_FILE"])
+            elif os.environ.get("SSL_CERT_DIR"):
+                self.load_verify_locations(capath=os.environ["SSL_CERT_DIR"])
+            else:
+                import certifi
+
+                self.load_verify_locations(cafile=certifi.where())
+            self._ca_loaded = True
+
+    def wrap_bio(self, *args: Any, **kwargs: Any) -> ssl.SSLObject:
+        self.load_ca()
+        return super().wrap_bio(*args, **kwargs)
+
+    def wrap_socket(self, *args: Any, **kwargs: Any) -> ssl.SSLSocket:
+        self.load_ca()
+        return super().wrap_socket(*args, **kwargs)
 
 
+_ca_lock = threading.Lock()
+
+
+_contexts: list[_CAOnDemand] = []
 _preloading: list[threading.Thread] = []
 _preload_lock = threading.Lock()
 
 
-def _ssl_context() -> ssl.SSLContext:
+def _ssl_context() -> _CAOnDemand:
+    """The one context every client ttsstream creates shares (made once per process)."""
     with _preload_lock:
-        loading = _preloading[0] if _preloading else None
-    if loading is not None:
-        loading.join()  # loaded in the background since the provider was made (see preload)
-    return _load_ssl_context()
+        if not _contexts:
+            # ssl.create_default_context(cafile=...) without the loading, which waits for
+            # the first TLS connection (or preload()).
+            context = _CAOnDemand(ssl.PROTOCOL_TLS_CLIENT)  # CERT_REQUIRED, check_hostname
+            if sys.version_info >= (3, 13):
+                context.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN | ssl.VERIFY_X509_STRICT
+            keylog = os.environ.get("SSLKEYLOGFILE")
+            if keylog and not sys.flags.ignore_environment:
+                context.keylog_filename = keylog
+            _contexts.append(context)
+        return _contexts[0]
 
 
-def _load_quietly() -> None:
-    with contextlib.suppress(Exception):  # the first request loads it again, and raises
-        _load_ssl_context()
+def _load_quietly(context: _CAOnDemand) -> None:
+    with contextlib.suppress(Exception):  # the first TLS connection loads it again, and raises
+        context.load_ca()
 
 
 def preload() -> None:
-    """Start loading what the first request needs (the CA bundle), once per process, in a
-    thread: OpenSSL reads it without holding the GIL, while the caller goes on."""
+    """Start loading what the first HTTPS request needs (the CA bundle), once per process, in
+    a thread: OpenSSL reads it without holding the GIL, while the caller goes on."""
+    context = _ssl_context()
     with _preload_lock:
         if _preloading:
             return
         # Not a daemon, so that an exit meanwhile waits the few ms it takes rather than
         # finalizing under it.
-        thread = threading.Thread(target=_load_quietly, name="ttsstream-ca")
+        thread = threading.Thread(target=_load_quietly, args=(context,), name="ttsstream-ca")
         _preloading.append(thread)
         thread.start()
 
