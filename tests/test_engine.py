@@ -223,6 +223,22 @@ def test_a_late_callback_is_a_gap_of_the_time_the_dac_jumped() -> None:
     assert engine.gaps == 1  # back on time
 
 
+def test_the_clock_settling_just_after_the_stream_starts_is_not_a_gap() -> None:
+    engine = make(latency=0.05)
+    dev = Device(engine)
+    engine.ring.write_some(noise(1000, seed=16))
+    dev.tick()  # the stream's first callback: its clock settles for two latencies
+    dev.tick(late=JUMP_TOLERANCE * 1.5)
+    assert (engine.gaps, engine.gap_seconds, engine.late_callbacks) == (0, 0.0, 1)
+    dev.tick(underflow=True)  # a flag still counts
+    assert engine.gaps == 1
+    for _ in range(12):
+        dev.tick()  # 120 ms later: settled
+    dev.tick(late=JUMP_TOLERANCE * 1.5)
+    assert engine.gaps == 2
+    assert engine.gap_seconds == pytest.approx(JUMP_TOLERANCE * 1.5)
+
+
 def test_small_jitter_and_jumps_while_idle_are_not_gaps() -> None:
     engine = make()
     dev = Device(engine)
