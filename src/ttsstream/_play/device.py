@@ -472,7 +472,9 @@ class DeviceSink(Sink):
                 seconds = 0.0
                 if engine.playing:
                     queued = ring.readable / engine.rate
-                    needed = (len(data) - done - max(room, 0)) / engine.rate
+                    # The room is used up (or over-full, after the adaptive start's hold).
+                    short = len(data) - done - (self._room(engine) - ring.readable)
+                    needed = short / engine.rate
                     seconds = min(needed, queued / 2)
                 await self._nap(engine, seconds, generation)
         finally:
