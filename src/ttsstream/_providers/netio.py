@@ -28,7 +28,6 @@ from typing import Any
 
 import anyio
 import httpcore
-import sniffio
 
 __all__ = ["AsyncioBackend", "install", "timed_stream"]
 
@@ -214,6 +213,16 @@ class _Stream(httpcore.AsyncNetworkStream):
         return None
 
 
+def _async_library() -> str:
+    """``"asyncio"`` when an asyncio event loop runs this task, else ``"trio"`` (anyio's only
+    other backend). Found without sniffio, which is not a dependency of ttsstream."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return "trio"
+    return "asyncio"
+
+
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
     """asyncio transports under asyncio; httpcore's own backend under any other loop."""
 
@@ -223,7 +232,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
 
     def _fallback(self) -> httpcore.AsyncNetworkBackend:
         """What httpcore itself would use here (its AutoBackend's choice)."""
-        if sniffio.current_async_library() == "trio":
+        if _async_library() == "trio":
             if self._trio is None:
                 self._trio = httpcore.TrioBackend()
             return self._trio
@@ -237,7 +246,7 @@ class AsyncioBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[_Option] | None = None,
     ) -> httpcore.AsyncNetworkStream:
-        if sniffio.current_async_library() != "asyncio":
+        if _async_library() != "asyncio":
             return await self._fallback().connect_tcp(
                 host, port, timeout, local_address, socket_options
             )
