@@ -4,6 +4,7 @@ providers of https:// servers; never for a plain http:// server (its ~20 ms of C
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -40,6 +41,17 @@ def test_a_provider_of_a_plain_http_server_does_not_load_the_ca_bundle(
     monkeypatch.setenv("OPENAI_BASE_URL", "http://localhost:8880/v1")
     ttsstream.OpenAI(api_key="k")
     assert preloads == [1, 1]
+
+
+@pytest.mark.parametrize("make", [ttsstream.ElevenLabs, ttsstream.Deepgram, ttsstream.Cartesia])
+def test_the_other_services_skip_the_ca_bundle_for_a_plain_http_server(
+    preloads: list[int], make: Callable[..., object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ELEVENLABS_BASE_URL", raising=False)
+    make(api_key="k", base_url="http://127.0.0.1:8000")
+    assert preloads == []
+    make(api_key="k")  # the service itself: https://
+    assert preloads == [1]
 
 
 def test_the_shared_context_verifies_like_httpxs_default() -> None:

@@ -91,6 +91,8 @@ class Cartesia(HttpProvider):
         retries: Retries | None = None,
         max_connections: int | None = None,
     ) -> None:
+        # Before the base class's __init__: a plain http:// server needs no CA bundle loaded.
+        self.base_url = (base_url or _DEFAULT_URL).rstrip("/")
         super().__init__(
             client=client, timeouts=timeouts, retries=retries, max_connections=max_connections
         )
@@ -112,7 +114,6 @@ class Cartesia(HttpProvider):
         self.sample_rate = sample_rate
         self.language = language
         self.version = version
-        self.base_url = (base_url or _DEFAULT_URL).rstrip("/")
         self.extra_body = dict(extra_body or {})
 
     @property

@@ -87,6 +87,8 @@ class Deepgram(HttpProvider):
         retries: Retries | None = None,
         max_connections: int | None = None,
     ) -> None:
+        # Before the base class's __init__: a plain http:// server needs no CA bundle loaded.
+        self.base_url = (base_url or _DEFAULT_URL).rstrip("/")
         super().__init__(
             client=client, timeouts=timeouts, retries=retries, max_connections=max_connections
         )
@@ -112,7 +114,6 @@ class Deepgram(HttpProvider):
         self.encoding: DeepgramEncoding = encoding
         self.sample_rate = rate
         self.speed = speed
-        self.base_url = (base_url or _DEFAULT_URL).rstrip("/")
         self.extra_params = dict(extra_params or {})
         # "Text to Speech REST", Limits: Aura-2 takes 1000 characters, Aura-1 2000; longer text
         # is refused (422), so speak() splits at sentences below that.

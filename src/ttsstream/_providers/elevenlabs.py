@@ -70,6 +70,10 @@ class ElevenLabs(HttpProvider):
         retries: Retries | None = None,
         max_connections: int | None = None,
     ) -> None:
+        # Before the base class's __init__: a plain http:// server needs no CA bundle loaded.
+        self.base_url = (base_url or os.environ.get("ELEVENLABS_BASE_URL") or _DEFAULT_URL).rstrip(
+            "/"
+        )
         super().__init__(
             client=client, timeouts=timeouts, retries=retries, max_connections=max_connections
         )
@@ -82,9 +86,6 @@ class ElevenLabs(HttpProvider):
         self.output_format = output_format
         self.voice_settings = dict(voice_settings) if voice_settings else None
         self.language_code = language_code
-        self.base_url = (base_url or os.environ.get("ELEVENLABS_BASE_URL") or _DEFAULT_URL).rstrip(
-            "/"
-        )
         self.extra_body = dict(extra_body or {})
         self._expect: Expected = next(
             e for e in ("wav", "mp3", "opus", "pcm") if e == kind or e == "pcm"
