@@ -239,6 +239,16 @@ def test_the_clock_settling_just_after_the_stream_starts_is_not_a_gap() -> None:
     assert engine.gap_seconds == pytest.approx(JUMP_TOLERANCE * 1.5)
 
 
+def test_the_clock_has_settled_two_latencies_after_the_start() -> None:
+    engine = make(latency=0.05)
+    dev = Device(engine)
+    engine.ring.write_some(noise(1000, seed=17))
+    for _ in range(10):
+        dev.tick()  # 10 ms blocks: the next one is due 100 ms after the first
+    dev.tick(late=JUMP_TOLERANCE * 1.5)
+    assert engine.gaps == 1
+
+
 def test_small_jitter_and_jumps_while_idle_are_not_gaps() -> None:
     engine = make()
     dev = Device(engine)
